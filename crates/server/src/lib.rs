@@ -1,0 +1,1 @@
+//! The whippet-server binary. Filled in by the server-core issue.

@@ -1,0 +1,1 @@
+//! Acceptor, connection loop, framing and TLS. Filled in by the server-core issue.

@@ -1,0 +1,1 @@
+//! Per-core shard runtime, partition routing and cross-shard messages. Filled in by the server-core issue.

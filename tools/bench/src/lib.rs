@@ -1,0 +1,1 @@
+//! whippet-bench, the load generator. Filled in by the tools issue.

@@ -1,0 +1,1 @@
+//! The whippet operator CLI. Filled in by the tools issue.
