@@ -1,0 +1,614 @@
+//! The flusher: the one task that changes a partition. It drains the op queue; consecutive
+//! appends form a group that is written together and, under `always`, covered by one
+//! fdatasync (group commit). It never holds a borrow of the state across an await.
+
+use std::path::Path;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use whippet_protocol::batch;
+
+use crate::cache::CachedRecord;
+use crate::config::Durability;
+use crate::error::{Result, StorageError};
+use crate::index::IndexEntry;
+use crate::io::{LogFile, OpenMode, Storage};
+use crate::offsets::{ConsumerKey, encode};
+use crate::partition::{
+    Appended, Inner, Op, Partition, Removed, Reply, RetentionPolicy, now_micros,
+};
+
+/// A group stops growing at this many bytes, bounding how long its first append waits.
+const MAX_GROUP_BYTES: usize = 32 << 20;
+
+struct Staged {
+    record: Bytes,
+    appended: Appended,
+    reply: Reply<Appended>,
+}
+
+pub(crate) async fn run<S: Storage>(inner: Rc<Inner<S>>) {
+    loop {
+        let (group, control) = {
+            let mut state = inner.state.borrow_mut();
+            let mut group = Vec::new();
+            let mut bytes = 0;
+            while bytes < MAX_GROUP_BYTES && matches!(state.queue.front(), Some(Op::Append { .. }))
+            {
+                if let Some(Op::Append {
+                    record,
+                    count,
+                    reply,
+                }) = state.queue.pop_front()
+                {
+                    bytes += record.len();
+                    group.push((record, count, reply));
+                }
+            }
+            let control = if group.is_empty() {
+                state.queue.pop_front()
+            } else {
+                None
+            };
+            if group.is_empty() && control.is_none() {
+                state.flusher_running = false;
+                return;
+            }
+            (group, control)
+        };
+        if !group.is_empty() {
+            append_group(&inner, group).await;
+        }
+        if let Some(op) = control {
+            run_control(&inner, op).await;
+        }
+    }
+}
+
+fn failed_error<S: Storage>(inner: &Inner<S>) -> Option<StorageError> {
+    let state = inner.state.borrow();
+    if state.closed {
+        return Some(StorageError::Closed);
+    }
+    state.failed.as_ref().map(|reason| StorageError::Failed {
+        reason: reason.clone(),
+    })
+}
+
+fn fail<S: Storage>(inner: &Inner<S>, what: &str, error: &StorageError) -> StorageError {
+    let reason = format!("{what}: {error}");
+    tracing::error!(partition_id = inner.partition_id, dir = %inner.dir.display(), %reason, "partition failed");
+    inner.state.borrow_mut().failed = Some(reason.clone());
+    StorageError::Failed { reason }
+}
+
+/// Stamps every record of the group with its offsets and one append timestamp.
+fn stage<S: Storage>(
+    inner: &Inner<S>,
+    group: Vec<(bytes::BytesMut, u32, Reply<Appended>)>,
+) -> Vec<Staged> {
+    let mut state = inner.state.borrow_mut();
+    let base_timestamp = now_micros().max(state.last_timestamp);
+    state.last_timestamp = base_timestamp;
+    let mut offset = state.next_offset;
+    let partition_id = u64::from(inner.partition_id);
+    group
+        .into_iter()
+        .map(|(mut record, count, reply)| {
+            batch::stamp(&mut record, partition_id, offset, base_timestamp);
+            let appended = Appended {
+                base_offset: offset,
+                count,
+                base_timestamp,
+            };
+            offset += u64::from(count);
+            Staged {
+                record: record.freeze(),
+                appended,
+                reply,
+            }
+        })
+        .collect()
+}
+
+async fn append_group<S: Storage>(
+    inner: &Rc<Inner<S>>,
+    group: Vec<(bytes::BytesMut, u32, Reply<Appended>)>,
+) {
+    if let Some(error) = failed_error(inner) {
+        for (_, _, reply) in group {
+            let _ = reply.send(Err(clone_error(&error)));
+        }
+        return;
+    }
+    let mut staged = stage(inner, group).into_iter().peekable();
+    let mut written: Vec<Staged> = Vec::new();
+    let always = inner.config.durability == Durability::Always;
+    while staged.peek().is_some() {
+        let (writer, room) = {
+            let state = inner.state.borrow();
+            let active = state
+                .segments
+                .last()
+                .expect("a partition always has an active segment");
+            (
+                active.writer(),
+                inner.config.segment_size.saturating_sub(active.size),
+            )
+        };
+        let mut run = Vec::new();
+        let mut run_bytes = 0u64;
+        while let Some(next) = staged.peek() {
+            let len = next.record.len() as u64;
+            let fits = run_bytes + len <= room || (writer.size == 0 && run.is_empty());
+            if !fits {
+                break;
+            }
+            run_bytes += len;
+            run.extend(staged.next());
+        }
+        if run.is_empty() {
+            if let Err(error) = roll(inner).await {
+                reject(staged.by_ref(), &error);
+                break;
+            }
+            continue;
+        }
+        let records: Vec<Bytes> = run.iter().map(|s| s.record.clone()).collect();
+        let mut scratch = inner.state.borrow_mut().direct_scratch.take();
+        let result = writer.write(&records, &mut scratch).await;
+        inner.state.borrow_mut().direct_scratch = scratch;
+        if let Err(source) = result {
+            let error = StorageError::io(inner.dir.clone(), source);
+            // Cut whatever part of the write landed, so the next append starts clean.
+            if let Err(cut) = writer.log.set_len(writer.size).await {
+                fail(
+                    inner,
+                    "could not cut a failed write",
+                    &StorageError::io(inner.dir.clone(), cut),
+                );
+            }
+            reject(run.into_iter().chain(staged.by_ref()), &error);
+            break;
+        }
+        commit_run(inner, &run, writer.size);
+        if always {
+            written.extend(run);
+        } else {
+            for staged in run {
+                let _ = staged.reply.send(Ok(staged.appended));
+            }
+        }
+    }
+    if always && !written.is_empty() {
+        match sync_active(inner).await {
+            Ok(()) => written.into_iter().for_each(|s| {
+                let _ = s.reply.send(Ok(s.appended));
+            }),
+            Err(error) => reject(written.into_iter(), &error),
+        }
+    }
+}
+
+fn reject(staged: impl Iterator<Item = Staged>, error: &StorageError) {
+    for s in staged {
+        let _ = s.reply.send(Err(clone_error(error)));
+    }
+}
+
+/// A copy of an error for each waiter of a failed group.
+fn clone_error(error: &StorageError) -> StorageError {
+    match error {
+        StorageError::Io { path, source } => {
+            let source = match source.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::new(source.kind(), source.to_string()),
+            };
+            StorageError::Io {
+                path: path.clone(),
+                source,
+            }
+        }
+        StorageError::Failed { reason } => StorageError::Failed {
+            reason: reason.clone(),
+        },
+        StorageError::Closed => StorageError::Closed,
+        other => StorageError::Failed {
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Adds the written records to the index, the cache and the offsets.
+fn commit_run<S: Storage>(inner: &Inner<S>, run: &[Staged], start: u64) {
+    let mut state = inner.state.borrow_mut();
+    let state = &mut *state;
+    let active = state.segments.last_mut().expect("active segment");
+    let mut position = start;
+    for staged in run {
+        let Appended {
+            base_offset,
+            count,
+            base_timestamp,
+        } = staged.appended;
+        active.entries.push(IndexEntry {
+            base_offset,
+            base_timestamp,
+            position,
+        });
+        position += staged.record.len() as u64;
+        active.end_offset = base_offset + u64::from(count);
+        state.cache.push(CachedRecord {
+            base_offset,
+            count,
+            bytes: staged.record.clone(),
+        });
+    }
+    active.size = position;
+    state.next_offset = active.end_offset;
+    state.unsynced = true;
+    if inner.config.durability != Durability::Always {
+        state.visible_end = state.next_offset;
+    }
+}
+
+/// fdatasync of the active segment; then the synced records become visible and their index
+/// entries are written. A failed sync fails the partition: what reached the disk is unknown.
+async fn sync_active<S: Storage>(inner: &Inner<S>) -> Result<()> {
+    let (log, upto, end_offset) = {
+        let state = inner.state.borrow();
+        let active = state.segments.last().expect("active segment");
+        (active.log.clone(), active.entries.len(), active.end_offset)
+    };
+    if let Err(source) = log.sync_data().await {
+        return Err(fail(
+            inner,
+            "fdatasync failed",
+            &StorageError::io(inner.dir.clone(), source),
+        ));
+    }
+    {
+        let mut state = inner.state.borrow_mut();
+        state.visible_end = state.visible_end.max(end_offset);
+        state.unsynced = state.next_offset > end_offset;
+    }
+    persist_index(inner, None, upto).await;
+    Ok(())
+}
+
+/// Writes the index entries of segment `base` (the active one when `None`) up to `upto`.
+/// An index write that fails costs only a longer scan at the next open, so it is logged.
+async fn persist_index<S: Storage>(inner: &Inner<S>, base: Option<u64>, upto: usize) -> bool {
+    let tail = {
+        let state = inner.state.borrow();
+        let segment = match base {
+            Some(base) => state.segments.iter().find(|s| s.base_offset == base),
+            None => state.segments.last(),
+        };
+        segment.and_then(|s| s.index_tail(upto).map(|t| (s.base_offset, t)))
+    };
+    let Some((base, (file, raw, position))) = tail else {
+        return true;
+    };
+    let (result, _) = file.write_all_at(raw, position).await;
+    if let Err(error) = result {
+        tracing::warn!(partition_id = inner.partition_id, segment = base, %error, "index write failed");
+        return false;
+    }
+    let mut state = inner.state.borrow_mut();
+    if let Some(segment) = state.segments.iter_mut().find(|s| s.base_offset == base) {
+        segment.persisted = segment.persisted.max(upto);
+    }
+    true
+}
+
+/// Closes the active segment (cut O_DIRECT padding, sync the log, write and sync the whole
+/// index) and starts a new one at the next offset.
+async fn roll<S: Storage>(inner: &Rc<Inner<S>>) -> Result<()> {
+    let (base, writer, index, upto) = {
+        let state = inner.state.borrow();
+        let active = state.segments.last().expect("active segment");
+        (
+            active.base_offset,
+            active.writer(),
+            active.index.clone(),
+            active.entries.len(),
+        )
+    };
+    close_files(inner, base, &writer.log, &index, writer.size, upto).await?;
+    let next_offset = inner.state.borrow().next_offset;
+    let segment =
+        Partition::create_segment(&inner.storage, &inner.dir, next_offset, &inner.config).await?;
+    let mut state = inner.state.borrow_mut();
+    if let Some(old) = state.segments.last_mut() {
+        old.direct = None;
+    }
+    state.segments.push(segment);
+    state.visible_end = state.visible_end.max(next_offset);
+    state.unsynced = false;
+    Ok(())
+}
+
+async fn close_files<S: Storage>(
+    inner: &Inner<S>,
+    base: u64,
+    log: &S::File,
+    index: &S::File,
+    size: u64,
+    upto: usize,
+) -> Result<()> {
+    let io = |e| StorageError::io(inner.dir.clone(), e);
+    if inner.config.direct_io {
+        log.set_len(size)
+            .await
+            .map_err(|e| fail(inner, "cutting O_DIRECT padding", &io(e)))?;
+    }
+    log.sync_data()
+        .await
+        .map_err(|e| fail(inner, "fdatasync failed", &io(e)))?;
+    if !persist_index(inner, Some(base), upto).await {
+        return Err(fail(
+            inner,
+            "index write failed on close",
+            &StorageError::Closed,
+        ));
+    }
+    index
+        .sync_data()
+        .await
+        .map_err(|e| fail(inner, "index fdatasync failed", &io(e)))
+}
+
+async fn run_control<S: Storage>(inner: &Rc<Inner<S>>, op: Op) {
+    if let Some(error) = failed_error(inner) {
+        refuse(op, error);
+        return;
+    }
+    match op {
+        Op::Append { .. } => unreachable!("appends are grouped"),
+        Op::Sync { reply } => {
+            let result = sync_all(inner).await;
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        }
+        Op::StoreOffset { key, offset, reply } => {
+            let _ = reply.send(store_offset(inner, key, offset).await);
+        }
+        Op::DeleteOffset { key, reply } => {
+            let _ = reply.send(delete_offset(inner, key).await);
+        }
+        Op::Retain {
+            policy,
+            now_micros,
+            reply,
+        } => {
+            let _ = reply.send(retain(inner, policy, now_micros).await);
+        }
+        Op::DeleteSegments { count, reply } => {
+            let _ = reply.send(delete_oldest(inner, count).await);
+        }
+        Op::Purge { reply } => {
+            let _ = reply.send(purge(inner).await);
+        }
+        Op::Close { reply } => {
+            let _ = reply.send(close(inner).await);
+        }
+    }
+}
+
+fn refuse(op: Op, error: StorageError) {
+    match op {
+        Op::Append { reply, .. } => drop(reply.send(Err(error))),
+        Op::Sync { reply } => drop(reply.map(|r| r.send(Err(error)))),
+        Op::StoreOffset { reply, .. } | Op::Close { reply } => drop(reply.send(Err(error))),
+        Op::DeleteOffset { reply, .. } => drop(reply.send(Err(error))),
+        Op::Retain { reply, .. } | Op::DeleteSegments { reply, .. } | Op::Purge { reply } => {
+            drop(reply.send(Err(error)))
+        }
+    }
+}
+
+/// Syncs the active segment and every offset written since the last sync.
+async fn sync_all<S: Storage>(inner: &Inner<S>) -> Result<()> {
+    sync_active(inner).await?;
+    let (files, dirs) = inner.state.borrow_mut().offsets.take_dirty();
+    for (file, path) in files {
+        file.sync_data()
+            .await
+            .map_err(|e| fail(inner, "offset fdatasync failed", &StorageError::io(path, e)))?;
+    }
+    for dir in dirs {
+        sync_dir(inner, &dir).await?;
+    }
+    Ok(())
+}
+
+async fn sync_dir<S: Storage>(inner: &Inner<S>, dir: &Path) -> Result<()> {
+    inner
+        .storage
+        .sync_dir(dir)
+        .await
+        .map_err(|e| StorageError::io(dir, e))
+}
+
+async fn store_offset<S: Storage>(inner: &Inner<S>, key: ConsumerKey, offset: u64) -> Result<()> {
+    let (handle, path) = {
+        let state = inner.state.borrow();
+        if offset >= state.visible_end {
+            return Err(StorageError::OffsetOutOfRange { offset });
+        }
+        (state.offsets.handle(key), state.offsets.path_of(key))
+    };
+    let always = inner.config.durability == Durability::Always;
+    let (file, sequence, created) = match handle {
+        Some((file, _, sequence)) => (file, sequence + 1, false),
+        None => {
+            let file = inner
+                .storage
+                .open(&path, OpenMode::CREATE)
+                .await
+                .map_err(|e| StorageError::io(&path, e))?;
+            (Rc::new(file), 1, true)
+        }
+    };
+    // Alternate slots so a torn write never damages the previous value.
+    let slot = (sequence % 2) * crate::offsets::SLOT_SIZE as u64;
+    let (result, _) = file.write_all_at(encode(sequence, offset), slot).await;
+    result.map_err(|e| StorageError::io(&path, e))?;
+    if always {
+        file.sync_data()
+            .await
+            .map_err(|e| StorageError::io(&path, e))?;
+        if created && let Some(dir) = path.parent() {
+            sync_dir(inner, dir).await?;
+        }
+    }
+    inner
+        .state
+        .borrow_mut()
+        .offsets
+        .insert(key, offset, sequence, file, path, !always);
+    Ok(())
+}
+
+async fn delete_offset<S: Storage>(inner: &Inner<S>, key: ConsumerKey) -> Result<bool> {
+    let Some(path) = inner.state.borrow_mut().offsets.remove(key) else {
+        return Ok(false);
+    };
+    inner
+        .storage
+        .remove_file(&path)
+        .map_err(|e| StorageError::io(&path, e))?;
+    if inner.config.durability == Durability::Always
+        && let Some(dir) = path.parent()
+    {
+        sync_dir(inner, dir).await?;
+    }
+    Ok(true)
+}
+
+/// Deletes the `count` oldest segments, never the active one.
+async fn remove_oldest<S: Storage>(inner: &Inner<S>, count: usize) -> Result<Removed> {
+    let removed = {
+        let mut state = inner.state.borrow_mut();
+        let count = count.min(state.segments.len().saturating_sub(1));
+        let removed: Vec<_> = state.segments.drain(..count).collect();
+        let first = state.first_offset();
+        state.cache.drop_before(first);
+        removed
+    };
+    let mut totals = Removed::default();
+    for segment in &removed {
+        totals.segments += 1;
+        totals.bytes += segment.size;
+        totals.messages += segment.end_offset
+            - segment
+                .entries
+                .first()
+                .map_or(segment.end_offset, |e| e.base_offset);
+        for path in [&segment.log_path, &segment.index_path] {
+            inner
+                .storage
+                .remove_file(path)
+                .map_err(|e| StorageError::io(path, e))?;
+        }
+    }
+    if !removed.is_empty() && inner.config.durability == Durability::Always {
+        sync_dir(inner, &inner.dir).await?;
+    }
+    Ok(totals)
+}
+
+async fn retain<S: Storage>(
+    inner: &Inner<S>,
+    policy: RetentionPolicy,
+    now_micros: u64,
+) -> Result<Removed> {
+    let count = {
+        let state = inner.state.borrow();
+        let closed = &state.segments[..state.segments.len() - 1];
+        let mut total: u64 = state.segments.iter().map(|s| s.size).sum();
+        let mut count = 0;
+        for segment in closed {
+            let expired = policy.max_age.is_some_and(|age| {
+                let newest = segment.last_timestamp().unwrap_or(0);
+                newest.saturating_add(age.as_micros() as u64) < now_micros
+            });
+            let too_big = policy.max_size.is_some_and(|max| total > max);
+            if !(expired || too_big) {
+                break;
+            }
+            total -= segment.size;
+            count += 1;
+        }
+        count
+    };
+    remove_oldest(inner, count).await
+}
+
+async fn delete_oldest<S: Storage>(inner: &Rc<Inner<S>>, count: u32) -> Result<Removed> {
+    let segments = inner.state.borrow().segments.len();
+    if count as usize >= segments {
+        return purge(inner).await;
+    }
+    remove_oldest(inner, count as usize).await
+}
+
+/// Deletes every record. A fresh segment starts at the next offset unless the active one is
+/// still empty (it already starts there).
+async fn purge<S: Storage>(inner: &Rc<Inner<S>>) -> Result<Removed> {
+    let active_is_empty = inner
+        .state
+        .borrow()
+        .segments
+        .last()
+        .is_some_and(|s| s.size == 0);
+    if !active_is_empty {
+        let next_offset = inner.state.borrow().next_offset;
+        let segment =
+            Partition::create_segment(&inner.storage, &inner.dir, next_offset, &inner.config)
+                .await?;
+        inner.state.borrow_mut().segments.push(segment);
+    }
+    let count = inner.state.borrow().segments.len() - 1;
+    let removed = remove_oldest(inner, count).await?;
+    inner.state.borrow_mut().cache.clear();
+    Ok(removed)
+}
+
+async fn close<S: Storage>(inner: &Inner<S>) -> Result<()> {
+    let (base, writer, index, upto) = {
+        let mut state = inner.state.borrow_mut();
+        state.closed = true;
+        let active = state.segments.last().expect("active segment");
+        (
+            active.base_offset,
+            active.writer(),
+            active.index.clone(),
+            active.entries.len(),
+        )
+    };
+    close_files(inner, base, &writer.log, &index, writer.size, upto).await?;
+    let next_offset = {
+        let mut state = inner.state.borrow_mut();
+        state.visible_end = state.next_offset;
+        state.unsynced = false;
+        state.next_offset
+    };
+    let (files, dirs) = inner.state.borrow_mut().offsets.take_dirty();
+    for (file, path) in files {
+        file.sync_data()
+            .await
+            .map_err(|e| StorageError::io(path, e))?;
+    }
+    for dir in dirs {
+        sync_dir(inner, &dir).await?;
+    }
+    tracing::debug!(
+        partition_id = inner.partition_id,
+        next_offset,
+        "partition closed"
+    );
+    Ok(())
+}
