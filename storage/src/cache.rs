@@ -30,13 +30,7 @@ pub(crate) struct TailCache {
 
 impl TailCache {
     pub fn new(capacity: usize) -> TailCache {
-        TailCache {
-            records: VecDeque::new(),
-            bytes: 0,
-            capacity,
-            hits: 0,
-            misses: 0,
-        }
+        TailCache { records: VecDeque::new(), bytes: 0, capacity, hits: 0, misses: 0 }
     }
 
     /// Adds the next record; evicts the oldest to stay in budget. A record larger than the
@@ -46,11 +40,7 @@ impl TailCache {
             self.clear();
             return;
         }
-        if self
-            .records
-            .back()
-            .is_some_and(|last| last.end_offset() != record.base_offset)
-        {
+        if self.records.back().is_some_and(|last| last.end_offset() != record.base_offset) {
             self.clear();
         }
         self.bytes += record.bytes.len();
@@ -69,11 +59,7 @@ impl TailCache {
 
     /// Drops the records that end at or before `offset` (they were deleted from disk).
     pub fn drop_before(&mut self, offset: u64) {
-        while self
-            .records
-            .front()
-            .is_some_and(|r| r.end_offset() <= offset)
-        {
+        while self.records.front().is_some_and(|r| r.end_offset() <= offset) {
             if let Some(old) = self.records.pop_front() {
                 self.bytes -= old.bytes.len();
             }
@@ -100,11 +86,7 @@ mod tests {
     use super::*;
 
     fn record(base_offset: u64, count: u32, size: usize) -> CachedRecord {
-        CachedRecord {
-            base_offset,
-            count,
-            bytes: Bytes::from(vec![0; size]),
-        }
+        CachedRecord { base_offset, count, bytes: Bytes::from(vec![0; size]) }
     }
 
     #[test]

@@ -22,14 +22,8 @@ impl AlignedBuf {
         let layout = Self::layout(capacity);
         // SAFETY: the layout has a non-zero size.
         let ptr = unsafe { alloc_zeroed(layout) };
-        let Some(ptr) = NonNull::new(ptr) else {
-            std::alloc::handle_alloc_error(layout)
-        };
-        AlignedBuf {
-            ptr,
-            capacity,
-            len: 0,
-        }
+        let Some(ptr) = NonNull::new(ptr) else { std::alloc::handle_alloc_error(layout) };
+        AlignedBuf { ptr, capacity, len: 0 }
     }
 
     fn layout(capacity: usize) -> Layout {
@@ -58,10 +52,7 @@ impl AlignedBuf {
 
     /// Appends `bytes`; the caller sizes the buffer first.
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
-        assert!(
-            self.len + bytes.len() <= self.capacity,
-            "aligned buffer overflow"
-        );
+        assert!(self.len + bytes.len() <= self.capacity, "aligned buffer overflow");
         let len = self.len;
         self.as_full_mut()[len..len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
@@ -130,9 +121,6 @@ mod tests {
         buf.pad_to_alignment();
         assert_eq!(buf.len(), 8192);
         assert!(buf.as_ref()[5000..].iter().all(|&b| b == 0));
-        assert_eq!(
-            (round_up(1), round_up(4096), round_down(4097)),
-            (4096, 4096, 4096)
-        );
+        assert_eq!((round_up(1), round_up(4096), round_down(4097)), (4096, 4096, 4096));
     }
 }

@@ -20,19 +20,12 @@ pub enum StorageError {
     #[error("offset {offset} is beyond the last offset of the partition")]
     OffsetOutOfRange { offset: u64 },
     #[error("corrupt data in {path} at byte {position}: {reason}")]
-    Corrupt {
-        path: PathBuf,
-        position: u64,
-        reason: String,
-    },
+    Corrupt { path: PathBuf, position: u64, reason: String },
 }
 
 impl StorageError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> StorageError {
-        StorageError::Io {
-            path: path.into(),
-            source,
-        }
+        StorageError::Io { path: path.into(), source }
     }
 
     /// Whether the error came from a full disk (the partition accepts appends again when space

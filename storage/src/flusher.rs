@@ -14,9 +14,7 @@ use crate::error::{Result, StorageError};
 use crate::index::IndexEntry;
 use crate::io::{LogFile, OpenMode, Storage};
 use crate::offsets::{ConsumerKey, encode};
-use crate::partition::{
-    Appended, Inner, Op, Partition, Removed, Reply, RetentionPolicy, now_micros,
-};
+use crate::partition::{Appended, Inner, Op, Partition, Removed, Reply, RetentionPolicy, now_micros};
 
 /// A group stops growing at this many bytes, bounding how long its first append waits.
 const MAX_GROUP_BYTES: usize = 32 << 20;
@@ -33,23 +31,13 @@ pub(crate) async fn run<S: Storage>(inner: Rc<Inner<S>>) {
             let mut state = inner.state.borrow_mut();
             let mut group = Vec::new();
             let mut bytes = 0;
-            while bytes < MAX_GROUP_BYTES && matches!(state.queue.front(), Some(Op::Append { .. }))
-            {
-                if let Some(Op::Append {
-                    record,
-                    count,
-                    reply,
-                }) = state.queue.pop_front()
-                {
+            while bytes < MAX_GROUP_BYTES && matches!(state.queue.front(), Some(Op::Append { .. })) {
+                if let Some(Op::Append { record, count, reply }) = state.queue.pop_front() {
                     bytes += record.len();
                     group.push((record, count, reply));
                 }
             }
-            let control = if group.is_empty() {
-                state.queue.pop_front()
-            } else {
-                None
-            };
+            let control = if group.is_empty() { state.queue.pop_front() } else { None };
             if group.is_empty() && control.is_none() {
                 state.flusher_running = false;
                 return;
@@ -70,9 +58,7 @@ fn failed_error<S: Storage>(inner: &Inner<S>) -> Option<StorageError> {
     if state.closed {
         return Some(StorageError::Closed);
     }
-    state.failed.as_ref().map(|reason| StorageError::Failed {
-        reason: reason.clone(),
-    })
+    state.failed.as_ref().map(|reason| StorageError::Failed { reason: reason.clone() })
 }
 
 fn fail<S: Storage>(inner: &Inner<S>, what: &str, error: &StorageError) -> StorageError {
@@ -83,10 +69,7 @@ fn fail<S: Storage>(inner: &Inner<S>, what: &str, error: &StorageError) -> Stora
 }
 
 /// Stamps every record of the group with its offsets and one append timestamp.
-fn stage<S: Storage>(
-    inner: &Inner<S>,
-    group: Vec<(bytes::BytesMut, u32, Reply<Appended>)>,
-) -> Vec<Staged> {
+fn stage<S: Storage>(inner: &Inner<S>, group: Vec<(bytes::BytesMut, u32, Reply<Appended>)>) -> Vec<Staged> {
     let mut state = inner.state.borrow_mut();
     let base_timestamp = now_micros().max(state.last_timestamp);
     state.last_timestamp = base_timestamp;
@@ -96,25 +79,14 @@ fn stage<S: Storage>(
         .into_iter()
         .map(|(mut record, count, reply)| {
             batch::stamp(&mut record, partition_id, offset, base_timestamp);
-            let appended = Appended {
-                base_offset: offset,
-                count,
-                base_timestamp,
-            };
+            let appended = Appended { base_offset: offset, count, base_timestamp };
             offset += u64::from(count);
-            Staged {
-                record: record.freeze(),
-                appended,
-                reply,
-            }
+            Staged { record: record.freeze(), appended, reply }
         })
         .collect()
 }
 
-async fn append_group<S: Storage>(
-    inner: &Rc<Inner<S>>,
-    group: Vec<(bytes::BytesMut, u32, Reply<Appended>)>,
-) {
+async fn append_group<S: Storage>(inner: &Rc<Inner<S>>, group: Vec<(bytes::BytesMut, u32, Reply<Appended>)>) {
     if let Some(error) = failed_error(inner) {
         for (_, _, reply) in group {
             let _ = reply.send(Err(clone_error(&error)));
@@ -127,14 +99,8 @@ async fn append_group<S: Storage>(
     while staged.peek().is_some() {
         let (writer, room) = {
             let state = inner.state.borrow();
-            let active = state
-                .segments
-                .last()
-                .expect("a partition always has an active segment");
-            (
-                active.writer(),
-                inner.config.segment_size.saturating_sub(active.size),
-            )
+            let active = state.segments.last().expect("a partition always has an active segment");
+            (active.writer(), inner.config.segment_size.saturating_sub(active.size))
         };
         let mut run = Vec::new();
         let mut run_bytes = 0u64;
@@ -162,11 +128,7 @@ async fn append_group<S: Storage>(
             let error = StorageError::io(inner.dir.clone(), source);
             // Cut whatever part of the write landed, so the next append starts clean.
             if let Err(cut) = writer.log.set_len(writer.size).await {
-                fail(
-                    inner,
-                    "could not cut a failed write",
-                    &StorageError::io(inner.dir.clone(), cut),
-                );
+                fail(inner, "could not cut a failed write", &StorageError::io(inner.dir.clone(), cut));
             }
             reject(run.into_iter().chain(staged.by_ref()), &error);
             break;
@@ -204,18 +166,11 @@ fn clone_error(error: &StorageError) -> StorageError {
                 Some(code) => std::io::Error::from_raw_os_error(code),
                 None => std::io::Error::new(source.kind(), source.to_string()),
             };
-            StorageError::Io {
-                path: path.clone(),
-                source,
-            }
+            StorageError::Io { path: path.clone(), source }
         }
-        StorageError::Failed { reason } => StorageError::Failed {
-            reason: reason.clone(),
-        },
+        StorageError::Failed { reason } => StorageError::Failed { reason: reason.clone() },
         StorageError::Closed => StorageError::Closed,
-        other => StorageError::Failed {
-            reason: other.to_string(),
-        },
+        other => StorageError::Failed { reason: other.to_string() },
     }
 }
 
@@ -226,23 +181,11 @@ fn commit_run<S: Storage>(inner: &Inner<S>, run: &[Staged], start: u64) {
     let active = state.segments.last_mut().expect("active segment");
     let mut position = start;
     for staged in run {
-        let Appended {
-            base_offset,
-            count,
-            base_timestamp,
-        } = staged.appended;
-        active.entries.push(IndexEntry {
-            base_offset,
-            base_timestamp,
-            position,
-        });
+        let Appended { base_offset, count, base_timestamp } = staged.appended;
+        active.entries.push(IndexEntry { base_offset, base_timestamp, position });
         position += staged.record.len() as u64;
         active.end_offset = base_offset + u64::from(count);
-        state.cache.push(CachedRecord {
-            base_offset,
-            count,
-            bytes: staged.record.clone(),
-        });
+        state.cache.push(CachedRecord { base_offset, count, bytes: staged.record.clone() });
     }
     active.size = position;
     state.next_offset = active.end_offset;
@@ -261,11 +204,7 @@ async fn sync_active<S: Storage>(inner: &Inner<S>) -> Result<()> {
         (active.log.clone(), active.entries.len(), active.end_offset)
     };
     if let Err(source) = log.sync_data().await {
-        return Err(fail(
-            inner,
-            "fdatasync failed",
-            &StorageError::io(inner.dir.clone(), source),
-        ));
+        return Err(fail(inner, "fdatasync failed", &StorageError::io(inner.dir.clone(), source)));
     }
     {
         let mut state = inner.state.borrow_mut();
@@ -308,17 +247,11 @@ async fn roll<S: Storage>(inner: &Rc<Inner<S>>) -> Result<()> {
     let (base, writer, index, upto) = {
         let state = inner.state.borrow();
         let active = state.segments.last().expect("active segment");
-        (
-            active.base_offset,
-            active.writer(),
-            active.index.clone(),
-            active.entries.len(),
-        )
+        (active.base_offset, active.writer(), active.index.clone(), active.entries.len())
     };
     close_files(inner, base, &writer.log, &index, writer.size, upto).await?;
     let next_offset = inner.state.borrow().next_offset;
-    let segment =
-        Partition::create_segment(&inner.storage, &inner.dir, next_offset, &inner.config).await?;
+    let segment = Partition::create_segment(&inner.storage, &inner.dir, next_offset, &inner.config).await?;
     let mut state = inner.state.borrow_mut();
     if let Some(old) = state.segments.last_mut() {
         old.direct = None;
@@ -339,24 +272,13 @@ async fn close_files<S: Storage>(
 ) -> Result<()> {
     let io = |e| StorageError::io(inner.dir.clone(), e);
     if inner.config.direct_io {
-        log.set_len(size)
-            .await
-            .map_err(|e| fail(inner, "cutting O_DIRECT padding", &io(e)))?;
+        log.set_len(size).await.map_err(|e| fail(inner, "cutting O_DIRECT padding", &io(e)))?;
     }
-    log.sync_data()
-        .await
-        .map_err(|e| fail(inner, "fdatasync failed", &io(e)))?;
+    log.sync_data().await.map_err(|e| fail(inner, "fdatasync failed", &io(e)))?;
     if !persist_index(inner, Some(base), upto).await {
-        return Err(fail(
-            inner,
-            "index write failed on close",
-            &StorageError::Closed,
-        ));
+        return Err(fail(inner, "index write failed on close", &StorageError::Closed));
     }
-    index
-        .sync_data()
-        .await
-        .map_err(|e| fail(inner, "index fdatasync failed", &io(e)))
+    index.sync_data().await.map_err(|e| fail(inner, "index fdatasync failed", &io(e)))
 }
 
 async fn run_control<S: Storage>(inner: &Rc<Inner<S>>, op: Op) {
@@ -378,11 +300,7 @@ async fn run_control<S: Storage>(inner: &Rc<Inner<S>>, op: Op) {
         Op::DeleteOffset { key, reply } => {
             let _ = reply.send(delete_offset(inner, key).await);
         }
-        Op::Retain {
-            policy,
-            now_micros,
-            reply,
-        } => {
+        Op::Retain { policy, now_micros, reply } => {
             let _ = reply.send(retain(inner, policy, now_micros).await);
         }
         Op::DeleteSegments { count, reply } => {
@@ -414,9 +332,7 @@ async fn sync_all<S: Storage>(inner: &Inner<S>) -> Result<()> {
     sync_active(inner).await?;
     let (files, dirs) = inner.state.borrow_mut().offsets.take_dirty();
     for (file, path) in files {
-        file.sync_data()
-            .await
-            .map_err(|e| fail(inner, "offset fdatasync failed", &StorageError::io(path, e)))?;
+        file.sync_data().await.map_err(|e| fail(inner, "offset fdatasync failed", &StorageError::io(path, e)))?;
     }
     for dir in dirs {
         sync_dir(inner, &dir).await?;
@@ -425,11 +341,7 @@ async fn sync_all<S: Storage>(inner: &Inner<S>) -> Result<()> {
 }
 
 async fn sync_dir<S: Storage>(inner: &Inner<S>, dir: &Path) -> Result<()> {
-    inner
-        .storage
-        .sync_dir(dir)
-        .await
-        .map_err(|e| StorageError::io(dir, e))
+    inner.storage.sync_dir(dir).await.map_err(|e| StorageError::io(dir, e))
 }
 
 async fn store_offset<S: Storage>(inner: &Inner<S>, key: ConsumerKey, offset: u64) -> Result<()> {
@@ -444,11 +356,7 @@ async fn store_offset<S: Storage>(inner: &Inner<S>, key: ConsumerKey, offset: u6
     let (file, sequence, created) = match handle {
         Some((file, _, sequence)) => (file, sequence + 1, false),
         None => {
-            let file = inner
-                .storage
-                .open(&path, OpenMode::CREATE)
-                .await
-                .map_err(|e| StorageError::io(&path, e))?;
+            let file = inner.storage.open(&path, OpenMode::CREATE).await.map_err(|e| StorageError::io(&path, e))?;
             (Rc::new(file), 1, true)
         }
     };
@@ -457,18 +365,12 @@ async fn store_offset<S: Storage>(inner: &Inner<S>, key: ConsumerKey, offset: u6
     let (result, _) = file.write_all_at(encode(sequence, offset), slot).await;
     result.map_err(|e| StorageError::io(&path, e))?;
     if always {
-        file.sync_data()
-            .await
-            .map_err(|e| StorageError::io(&path, e))?;
+        file.sync_data().await.map_err(|e| StorageError::io(&path, e))?;
         if created && let Some(dir) = path.parent() {
             sync_dir(inner, dir).await?;
         }
     }
-    inner
-        .state
-        .borrow_mut()
-        .offsets
-        .insert(key, offset, sequence, file, path, !always);
+    inner.state.borrow_mut().offsets.insert(key, offset, sequence, file, path, !always);
     Ok(())
 }
 
@@ -476,10 +378,7 @@ async fn delete_offset<S: Storage>(inner: &Inner<S>, key: ConsumerKey) -> Result
     let Some(path) = inner.state.borrow_mut().offsets.remove(key) else {
         return Ok(false);
     };
-    inner
-        .storage
-        .remove_file(&path)
-        .map_err(|e| StorageError::io(&path, e))?;
+    inner.storage.remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
     if inner.config.durability == Durability::Always
         && let Some(dir) = path.parent()
     {
@@ -502,16 +401,9 @@ async fn remove_oldest<S: Storage>(inner: &Inner<S>, count: usize) -> Result<Rem
     for segment in &removed {
         totals.segments += 1;
         totals.bytes += segment.size;
-        totals.messages += segment.end_offset
-            - segment
-                .entries
-                .first()
-                .map_or(segment.end_offset, |e| e.base_offset);
+        totals.messages += segment.end_offset - segment.entries.first().map_or(segment.end_offset, |e| e.base_offset);
         for path in [&segment.log_path, &segment.index_path] {
-            inner
-                .storage
-                .remove_file(path)
-                .map_err(|e| StorageError::io(path, e))?;
+            inner.storage.remove_file(path).map_err(|e| StorageError::io(path, e))?;
         }
     }
     if !removed.is_empty() && inner.config.durability == Durability::Always {
@@ -520,11 +412,7 @@ async fn remove_oldest<S: Storage>(inner: &Inner<S>, count: usize) -> Result<Rem
     Ok(totals)
 }
 
-async fn retain<S: Storage>(
-    inner: &Inner<S>,
-    policy: RetentionPolicy,
-    now_micros: u64,
-) -> Result<Removed> {
+async fn retain<S: Storage>(inner: &Inner<S>, policy: RetentionPolicy, now_micros: u64) -> Result<Removed> {
     let count = {
         let state = inner.state.borrow();
         let closed = &state.segments[..state.segments.len() - 1];
@@ -558,17 +446,10 @@ async fn delete_oldest<S: Storage>(inner: &Rc<Inner<S>>, count: u32) -> Result<R
 /// Deletes every record. A fresh segment starts at the next offset unless the active one is
 /// still empty (it already starts there).
 async fn purge<S: Storage>(inner: &Rc<Inner<S>>) -> Result<Removed> {
-    let active_is_empty = inner
-        .state
-        .borrow()
-        .segments
-        .last()
-        .is_some_and(|s| s.size == 0);
+    let active_is_empty = inner.state.borrow().segments.last().is_some_and(|s| s.size == 0);
     if !active_is_empty {
         let next_offset = inner.state.borrow().next_offset;
-        let segment =
-            Partition::create_segment(&inner.storage, &inner.dir, next_offset, &inner.config)
-                .await?;
+        let segment = Partition::create_segment(&inner.storage, &inner.dir, next_offset, &inner.config).await?;
         inner.state.borrow_mut().segments.push(segment);
     }
     let count = inner.state.borrow().segments.len() - 1;
@@ -582,12 +463,7 @@ async fn close<S: Storage>(inner: &Inner<S>) -> Result<()> {
         let mut state = inner.state.borrow_mut();
         state.closed = true;
         let active = state.segments.last().expect("active segment");
-        (
-            active.base_offset,
-            active.writer(),
-            active.index.clone(),
-            active.entries.len(),
-        )
+        (active.base_offset, active.writer(), active.index.clone(), active.entries.len())
     };
     close_files(inner, base, &writer.log, &index, writer.size, upto).await?;
     let next_offset = {
@@ -598,17 +474,11 @@ async fn close<S: Storage>(inner: &Inner<S>) -> Result<()> {
     };
     let (files, dirs) = inner.state.borrow_mut().offsets.take_dirty();
     for (file, path) in files {
-        file.sync_data()
-            .await
-            .map_err(|e| StorageError::io(path, e))?;
+        file.sync_data().await.map_err(|e| StorageError::io(path, e))?;
     }
     for dir in dirs {
         sync_dir(inner, &dir).await?;
     }
-    tracing::debug!(
-        partition_id = inner.partition_id,
-        next_offset,
-        "partition closed"
-    );
+    tracing::debug!(partition_id = inner.partition_id, next_offset, "partition closed");
     Ok(())
 }

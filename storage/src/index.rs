@@ -30,11 +30,7 @@ impl IndexEntry {
             bytes.copy_from_slice(&raw[at..at + 8]);
             u64::from_le_bytes(bytes)
         };
-        IndexEntry {
-            base_offset: field(0),
-            base_timestamp: field(8),
-            position: field(16),
-        }
+        IndexEntry { base_offset: field(0), base_timestamp: field(8), position: field(16) }
     }
 }
 
@@ -63,9 +59,7 @@ pub fn decode_trusted(raw: &[u8], segment_base: u64, log_len: u64) -> Vec<IndexE
 
 /// Index of the entry whose record holds `offset`: the last entry starting at or before it.
 pub fn entry_for_offset(entries: &[IndexEntry], offset: u64) -> Option<usize> {
-    entries
-        .partition_point(|e| e.base_offset <= offset)
-        .checked_sub(1)
+    entries.partition_point(|e| e.base_offset <= offset).checked_sub(1)
 }
 
 /// Index of the first entry whose timestamp is at or after `timestamp`.
@@ -79,11 +73,7 @@ mod tests {
     use super::*;
 
     fn entry(base_offset: u64, base_timestamp: u64, position: u64) -> IndexEntry {
-        IndexEntry {
-            base_offset,
-            base_timestamp,
-            position,
-        }
+        IndexEntry { base_offset, base_timestamp, position }
     }
 
     fn encode(entries: &[IndexEntry]) -> Vec<u8> {
@@ -98,16 +88,8 @@ mod tests {
         let mut raw = encode(&good);
         assert_eq!(decode_trusted(&raw, 10, 1000), good);
         raw.extend_from_slice(&[1, 2, 3]);
-        assert_eq!(
-            decode_trusted(&raw, 10, 1000),
-            good,
-            "torn tail entry dropped"
-        );
-        assert_eq!(
-            decode_trusted(&raw, 10, 900),
-            good[..2],
-            "entry past the log dropped"
-        );
+        assert_eq!(decode_trusted(&raw, 10, 1000), good, "torn tail entry dropped");
+        assert_eq!(decode_trusted(&raw, 10, 900), good[..2], "entry past the log dropped");
         assert!(decode_trusted(&raw, 11, 1000).is_empty(), "wrong base");
         let backwards = encode(&[entry(10, 5, 0), entry(9, 5, 400)]);
         assert_eq!(decode_trusted(&backwards, 10, 1000).len(), 1);

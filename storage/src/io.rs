@@ -28,14 +28,8 @@ pub struct OpenMode {
 }
 
 impl OpenMode {
-    pub const EXISTING: OpenMode = OpenMode {
-        create: false,
-        direct: false,
-    };
-    pub const CREATE: OpenMode = OpenMode {
-        create: true,
-        direct: false,
-    };
+    pub const EXISTING: OpenMode = OpenMode { create: false, direct: false };
+    pub const CREATE: OpenMode = OpenMode { create: true, direct: false };
 }
 
 /// A file system for one shard. Futures are not `Send`: a storage lives on one runtime.
@@ -85,19 +79,10 @@ impl Storage for UringStorage {
                 .create(mode.create)
                 .custom_flags(libc::O_DIRECT)
                 .open(path)?;
-            return Ok(UringFile {
-                file: Rc::new(monoio::fs::File::from_std(file)?),
-            });
+            return Ok(UringFile { file: Rc::new(monoio::fs::File::from_std(file)?) });
         }
-        let file = monoio::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(mode.create)
-            .open(path)
-            .await?;
-        Ok(UringFile {
-            file: Rc::new(file),
-        })
+        let file = monoio::fs::OpenOptions::new().read(true).write(true).create(mode.create).open(path).await?;
+        Ok(UringFile { file: Rc::new(file) })
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
@@ -132,10 +117,7 @@ impl LogFile for UringFile {
 
     async fn read_exact_at(&self, len: usize, position: u64) -> io::Result<Vec<u8>> {
         let buf = Vec::with_capacity(len);
-        let (result, slice) = self
-            .file
-            .read_exact_at(buf.slice_mut(0..len), position)
-            .await;
+        let (result, slice) = self.file.read_exact_at(buf.slice_mut(0..len), position).await;
         result.map(|()| slice.into_inner())
     }
 
@@ -144,15 +126,10 @@ impl LogFile for UringFile {
     }
 
     async fn set_len(&self, len: u64) -> io::Result<()> {
-        let len =
-            libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let len = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: the descriptor is owned by `self.file` and stays open for the call.
         let rc = unsafe { libc::ftruncate(self.file.as_raw_fd(), len) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
     }
 
     async fn file_len(&self) -> io::Result<u64> {

@@ -46,7 +46,5 @@ pub mod sim;
 pub use config::{Durability, PartitionConfig};
 pub use error::{Result, StorageError};
 pub use offsets::ConsumerKey;
-pub use partition::{
-    Appended, Partition, PartitionStats, RecoveryReport, Removed, RetentionPolicy,
-};
+pub use partition::{Appended, Partition, PartitionStats, RecoveryReport, Removed, RetentionPolicy};
 pub use read::{Polled, ReadFrom};

@@ -61,70 +61,33 @@ fn decode(raw: &[u8]) -> Option<(u64, u64)> {
 }
 
 impl<F: LogFile> ConsumerOffsets<F> {
-    pub async fn load<S: Storage<File = F>>(
-        storage: &S,
-        partition_dir: &Path,
-    ) -> Result<(Self, OffsetsLoaded)> {
+    pub async fn load<S: Storage<File = F>>(storage: &S, partition_dir: &Path) -> Result<(Self, OffsetsLoaded)> {
         let consumers_dir = partition_dir.join("offsets").join("consumers");
         let groups_dir = partition_dir.join("offsets").join("groups");
-        let mut offsets = ConsumerOffsets {
-            consumers_dir,
-            groups_dir,
-            stored: HashMap::new(),
-            dirty: Vec::new(),
-        };
+        let mut offsets = ConsumerOffsets { consumers_dir, groups_dir, stored: HashMap::new(), dirty: Vec::new() };
         let mut report = OffsetsLoaded::default();
         for group in [false, true] {
-            let dir = if group {
-                offsets.groups_dir.clone()
-            } else {
-                offsets.consumers_dir.clone()
-            };
-            storage
-                .create_dir_all(&dir)
-                .map_err(|e| StorageError::io(&dir, e))?;
-            let names = storage
-                .list_files(&dir)
-                .map_err(|e| StorageError::io(&dir, e))?;
+            let dir = if group { offsets.groups_dir.clone() } else { offsets.consumers_dir.clone() };
+            storage.create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+            let names = storage.list_files(&dir).map_err(|e| StorageError::io(&dir, e))?;
             for name in names {
                 let Ok(id) = name.parse::<u32>() else {
                     continue;
                 };
                 let path = dir.join(&name);
-                let file = storage
-                    .open(&path, OpenMode::EXISTING)
-                    .await
-                    .map_err(|e| StorageError::io(&path, e))?;
-                let len = file
-                    .file_len()
-                    .await
-                    .map_err(|e| StorageError::io(&path, e))?;
+                let file = storage.open(&path, OpenMode::EXISTING).await.map_err(|e| StorageError::io(&path, e))?;
+                let len = file.file_len().await.map_err(|e| StorageError::io(&path, e))?;
                 let raw = file
                     .read_exact_at((len as usize).min(2 * SLOT_SIZE), 0)
                     .await
                     .map_err(|e| StorageError::io(&path, e))?;
-                let best = raw
-                    .chunks(SLOT_SIZE)
-                    .filter_map(decode)
-                    .max_by_key(|(sequence, _)| *sequence);
+                let best = raw.chunks(SLOT_SIZE).filter_map(decode).max_by_key(|(sequence, _)| *sequence);
                 let Some((sequence, offset)) = best else {
                     report.unreadable += 1;
                     continue;
                 };
-                let key = if group {
-                    ConsumerKey::Group(id)
-                } else {
-                    ConsumerKey::Consumer(id)
-                };
-                offsets.stored.insert(
-                    key,
-                    Stored {
-                        offset,
-                        sequence,
-                        file: Rc::new(file),
-                        path,
-                    },
-                );
+                let key = if group { ConsumerKey::Group(id) } else { ConsumerKey::Consumer(id) };
+                offsets.stored.insert(key, Stored { offset, sequence, file: Rc::new(file), path });
                 report.loaded += 1;
             }
         }
@@ -137,33 +100,15 @@ impl<F: LogFile> ConsumerOffsets<F> {
 
     /// The open file, its path and the last sequence written for `key`.
     pub fn handle(&self, key: ConsumerKey) -> Option<(Rc<F>, PathBuf, u64)> {
-        self.stored
-            .get(&key)
-            .map(|s| (s.file.clone(), s.path.clone(), s.sequence))
+        self.stored.get(&key).map(|s| (s.file.clone(), s.path.clone(), s.sequence))
     }
 
     /// Records a completed write; `dirty` when it still needs a sync.
-    pub fn insert(
-        &mut self,
-        key: ConsumerKey,
-        offset: u64,
-        sequence: u64,
-        file: Rc<F>,
-        path: PathBuf,
-        dirty: bool,
-    ) {
+    pub fn insert(&mut self, key: ConsumerKey, offset: u64, sequence: u64, file: Rc<F>, path: PathBuf, dirty: bool) {
         if dirty {
             self.dirty.push(key);
         }
-        self.stored.insert(
-            key,
-            Stored {
-                offset,
-                sequence,
-                file,
-                path,
-            },
-        );
+        self.stored.insert(key, Stored { offset, sequence, file, path });
     }
 
     /// Forgets `key`, returning the path of its file.
@@ -176,11 +121,7 @@ impl<F: LogFile> ConsumerOffsets<F> {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();
-        let files = dirty
-            .iter()
-            .filter_map(|k| self.stored.get(k))
-            .map(|s| (s.file.clone(), s.path.clone()))
-            .collect();
+        let files = dirty.iter().filter_map(|k| self.stored.get(k)).map(|s| (s.file.clone(), s.path.clone())).collect();
         (files, [self.consumers_dir.clone(), self.groups_dir.clone()])
     }
 

@@ -74,38 +74,14 @@ pub struct PartitionStats {
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 
 pub(crate) enum Op {
-    Append {
-        record: BytesMut,
-        count: u32,
-        reply: Reply<Appended>,
-    },
-    Sync {
-        reply: Option<Reply<()>>,
-    },
-    StoreOffset {
-        key: ConsumerKey,
-        offset: u64,
-        reply: Reply<()>,
-    },
-    DeleteOffset {
-        key: ConsumerKey,
-        reply: Reply<bool>,
-    },
-    Retain {
-        policy: RetentionPolicy,
-        now_micros: u64,
-        reply: Reply<Removed>,
-    },
-    DeleteSegments {
-        count: u32,
-        reply: Reply<Removed>,
-    },
-    Purge {
-        reply: Reply<Removed>,
-    },
-    Close {
-        reply: Reply<()>,
-    },
+    Append { record: BytesMut, count: u32, reply: Reply<Appended> },
+    Sync { reply: Option<Reply<()>> },
+    StoreOffset { key: ConsumerKey, offset: u64, reply: Reply<()> },
+    DeleteOffset { key: ConsumerKey, reply: Reply<bool> },
+    Retain { policy: RetentionPolicy, now_micros: u64, reply: Reply<Removed> },
+    DeleteSegments { count: u32, reply: Reply<Removed> },
+    Purge { reply: Reply<Removed> },
+    Close { reply: Reply<()> },
 }
 
 /// What retention may delete. Only closed segments are deleted, whole.
@@ -158,16 +134,12 @@ pub struct Partition<S: Storage = UringStorage> {
 
 impl<S: Storage> Clone for Partition<S> {
     fn clone(&self) -> Self {
-        Partition {
-            inner: self.inner.clone(),
-        }
+        Partition { inner: self.inner.clone() }
     }
 }
 
 pub(crate) fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
 impl<S: Storage> Partition<S> {
@@ -179,9 +151,7 @@ impl<S: Storage> Partition<S> {
         partition_id: u32,
         config: PartitionConfig,
     ) -> Result<(Self, RecoveryReport)> {
-        storage
-            .create_dir_all(dir)
-            .map_err(|e| StorageError::io(dir, e))?;
+        storage.create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let mut report = RecoveryReport::default();
         let mut bases: Vec<u64> = storage
             .list_files(dir)
@@ -190,20 +160,17 @@ impl<S: Storage> Partition<S> {
             .filter_map(|name| segment::parse_log_name(name))
             .collect();
         bases.sort_unstable();
-        let verify = Verify {
-            frame_checksums: config.verify_checksums,
-            batch_checksum: true,
-        };
+        let verify = Verify { frame_checksums: config.verify_checksums, batch_checksum: true };
         let mut segments = Vec::with_capacity(bases.len().max(1));
         for (i, &base) in bases.iter().enumerate() {
             let last = i + 1 == bases.len();
-            let mut segment =
-                Segment::open(&storage, dir, base, false, config.direct_io && last).await?;
-            let full = !last && !segment::index_agrees(&segment).await?;
-            let outcome = segment::recover(&mut segment, partition_id, verify, full).await?;
-            if last || full {
-                report.segments_scanned += 1;
+            let mut segment = Segment::open(&storage, dir, base, false, config.direct_io && last).await?;
+            if !last && segment::load_closed(&mut segment).await? {
+                segments.push(segment);
+                continue;
             }
+            let outcome = segment::recover(&mut segment, partition_id, verify, !last).await?;
+            report.segments_scanned += 1;
             report.records_scanned += outcome.records;
             report.bytes_truncated += outcome.truncated_bytes;
             if let Some(reason) = outcome.reason {
@@ -222,11 +189,7 @@ impl<S: Storage> Partition<S> {
             segments.push(Self::create_segment(&storage, dir, 0, &config).await?);
         }
         let next_offset = segments.last().map_or(0, |s| s.end_offset);
-        let last_timestamp = segments
-            .iter()
-            .rev()
-            .find_map(|s| s.last_timestamp())
-            .unwrap_or(0);
+        let last_timestamp = segments.iter().rev().find_map(|s| s.last_timestamp()).unwrap_or(0);
         let (offsets, loaded) = ConsumerOffsets::load(&storage, dir).await?;
         report.segments = segments.len();
         report.offsets_loaded = loaded.loaded;
@@ -246,13 +209,8 @@ impl<S: Storage> Partition<S> {
             offsets,
             direct_scratch: None,
         };
-        let inner = Rc::new(Inner {
-            storage,
-            dir: dir.to_path_buf(),
-            partition_id,
-            config,
-            state: RefCell::new(state),
-        });
+        let inner =
+            Rc::new(Inner { storage, dir: dir.to_path_buf(), partition_id, config, state: RefCell::new(state) });
         if let Durability::Interval(every) = inner.config.durability {
             monoio::spawn(run_saver(Rc::downgrade(&inner), every));
         }
@@ -267,10 +225,7 @@ impl<S: Storage> Partition<S> {
     ) -> Result<Segment<S::File>> {
         let segment = Segment::open(storage, dir, base, true, config.direct_io).await?;
         // The new file's directory entry must survive a crash before anything in it is acked.
-        storage
-            .sync_dir(dir)
-            .await
-            .map_err(|e| StorageError::io(dir, e))?;
+        storage.sync_dir(dir).await.map_err(|e| StorageError::io(dir, e))?;
         Ok(segment)
     }
 
@@ -278,17 +233,9 @@ impl<S: Storage> Partition<S> {
     /// partition's id, the next offset and the append time, and appends it. Resolves when the
     /// record is written, and under `always` when it is synced too.
     pub async fn append(&self, record: BytesMut) -> Result<Appended> {
-        let verify = Verify {
-            frame_checksums: self.inner.config.verify_checksums,
-            batch_checksum: false,
-        };
+        let verify = Verify { frame_checksums: self.inner.config.verify_checksums, batch_checksum: false };
         let header = batch::validate(&record, verify)?;
-        self.submit(|reply| Op::Append {
-            record,
-            count: header.message_count,
-            reply,
-        })
-        .await
+        self.submit(|reply| Op::Append { record, count: header.message_count, reply }).await
     }
 
     /// Writes and syncs everything appended so far (and persists the index).
@@ -299,8 +246,7 @@ impl<S: Storage> Partition<S> {
     /// Stores a consumer's offset, durable under the partition's policy. The offset must be one
     /// that exists.
     pub async fn store_offset(&self, key: ConsumerKey, offset: u64) -> Result<()> {
-        self.submit(|reply| Op::StoreOffset { key, offset, reply })
-            .await
+        self.submit(|reply| Op::StoreOffset { key, offset, reply }).await
     }
 
     /// The offset stored for `key`, if any.
@@ -314,23 +260,13 @@ impl<S: Storage> Partition<S> {
     }
 
     /// Deletes closed segments that `policy` rules out; `now_micros` is the current time.
-    pub async fn apply_retention(
-        &self,
-        policy: RetentionPolicy,
-        now_micros: u64,
-    ) -> Result<Removed> {
-        self.submit(|reply| Op::Retain {
-            policy,
-            now_micros,
-            reply,
-        })
-        .await
+    pub async fn apply_retention(&self, policy: RetentionPolicy, now_micros: u64) -> Result<Removed> {
+        self.submit(|reply| Op::Retain { policy, now_micros, reply }).await
     }
 
     /// Deletes the `count` oldest segments; deleting all of them is a purge.
     pub async fn delete_oldest_segments(&self, count: u32) -> Result<Removed> {
-        self.submit(|reply| Op::DeleteSegments { count, reply })
-            .await
+        self.submit(|reply| Op::DeleteSegments { count, reply }).await
     }
 
     /// Deletes every record; the next append still gets the next offset.
@@ -392,19 +328,10 @@ impl<F: crate::io::LogFile> State<F> {
     }
 }
 
-pub(crate) async fn sync_and_persist_index<F: crate::io::LogFile>(
-    segment: &mut Segment<F>,
-) -> Result<()> {
-    segment
-        .log
-        .sync_data()
-        .await
-        .map_err(|e| StorageError::io(&segment.log_path, e))?;
+pub(crate) async fn sync_and_persist_index<F: crate::io::LogFile>(segment: &mut Segment<F>) -> Result<()> {
+    segment.log.sync_data().await.map_err(|e| StorageError::io(&segment.log_path, e))?;
     let upto = segment.entries.len();
-    segment
-        .persist_index(upto)
-        .await
-        .map_err(|e| StorageError::io(&segment.index_path, e))
+    segment.persist_index(upto).await.map_err(|e| StorageError::io(&segment.index_path, e))
 }
 
 /// The `interval` saver: asks the flusher for a sync every period while the partition lives.

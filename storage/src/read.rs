@@ -64,19 +64,9 @@ impl<S: Storage> Partition<S> {
         let (start, end) = {
             let state = self.inner.state.borrow();
             let start = resolve_start(&state, from, count);
-            (
-                start,
-                state
-                    .visible_end
-                    .min(start.saturating_add(u64::from(count))),
-            )
+            (start, state.visible_end.min(start.saturating_add(u64::from(count))))
         };
-        let mut polled = Polled {
-            first_offset: start,
-            count: 0,
-            chunks: Vec::new(),
-            next_offset: end,
-        };
+        let mut polled = Polled { first_offset: start, count: 0, chunks: Vec::new(), next_offset: end };
         let max_bytes = self.inner.config.max_read_size;
         let mut cursor = start;
         while cursor < end && (polled.chunks.is_empty() || polled.len_bytes() < max_bytes) {
@@ -86,16 +76,10 @@ impl<S: Storage> Partition<S> {
                     break;
                 }
                 state.cache.misses += 1;
-                plan_disk_run(
-                    &state,
-                    &mut cursor,
-                    end,
-                    max_bytes.saturating_sub(polled.len_bytes()),
-                )
+                plan_disk_run(&state, &mut cursor, end, max_bytes.saturating_sub(polled.len_bytes()))
             };
             let Some(run) = run else { break };
-            self.serve_from_disk(run, &mut polled, &mut cursor, end)
-                .await?;
+            self.serve_from_disk(run, &mut polled, &mut cursor, end).await?;
         }
         polled.next_offset = self.inner.state.borrow().visible_end;
         Ok(polled)
@@ -110,25 +94,17 @@ impl<S: Storage> Partition<S> {
     ) -> Result<()> {
         let (first_position, ..) = run.records[0];
         let total: u64 = run.records.iter().map(|r| r.1).sum();
-        let raw = run
-            .log
-            .read_exact_at(total as usize, first_position)
-            .await
-            .map_err(|e| StorageError::io(self.dir(), e))?;
+        let raw =
+            run.log.read_exact_at(total as usize, first_position).await.map_err(|e| StorageError::io(self.dir(), e))?;
         let mut raw = Bytes::from(raw);
-        let verify = Verify {
-            frame_checksums: false,
-            batch_checksum: self.inner.config.verify_checksums,
-        };
+        // Bytes from disk are checked in full (bit rot, a bad sector): a corrupt record is an
+        // error, never data. Cached bytes were checked on append.
+        let checks = self.inner.config.verify_checksums;
+        let verify = Verify { frame_checksums: checks, batch_checksum: checks };
         for (position, len, base_offset, count) in run.records {
             let record = raw.split_to(len as usize);
-            let header = checked_header(&record, base_offset, count, verify).map_err(|reason| {
-                StorageError::Corrupt {
-                    path: self.dir().to_path_buf(),
-                    position,
-                    reason,
-                }
-            })?;
+            let header = checked_header(&record, base_offset, count, verify)
+                .map_err(|reason| StorageError::Corrupt { path: self.dir().to_path_buf(), position, reason })?;
             push_record(polled, &record, header.base_offset, count, *cursor, end);
             *cursor = base_offset + count;
         }
@@ -137,12 +113,7 @@ impl<S: Storage> Partition<S> {
 }
 
 /// Checks that bytes read from disk are the record the index promised.
-fn checked_header(
-    record: &Bytes,
-    base_offset: u64,
-    count: u64,
-    verify: Verify,
-) -> Result<BatchHeader, String> {
+fn checked_header(record: &Bytes, base_offset: u64, count: u64, verify: Verify) -> Result<BatchHeader, String> {
     let header = batch::validate(record, verify).map_err(|e| e.to_string())?;
     if header.base_offset != base_offset || u64::from(header.message_count) != count {
         return Err(format!(
@@ -160,17 +131,11 @@ fn resolve_start<F: LogFile>(state: &State<F>, from: ReadFrom, count: u32) -> u6
         ReadFrom::Offset(offset) => offset.max(first),
         ReadFrom::First => first,
         ReadFrom::Last => end.saturating_sub(u64::from(count)).max(first),
-        ReadFrom::Next(key) => state
-            .offsets
-            .get(key)
-            .map_or(first, |stored| (stored + 1).max(first)),
+        ReadFrom::Next(key) => state.offsets.get(key).map_or(first, |stored| (stored + 1).max(first)),
         ReadFrom::Timestamp(timestamp) => state
             .segments
             .iter()
-            .find_map(|s| {
-                index::entry_for_timestamp(&s.entries, timestamp)
-                    .map(|at| s.entries[at].base_offset)
-            })
+            .find_map(|s| index::entry_for_timestamp(&s.entries, timestamp).map(|at| s.entries[at].base_offset))
             .unwrap_or(end)
             .max(first),
     }
@@ -191,14 +156,7 @@ fn serve_from_cache<F: LogFile>(
         if *cursor >= end || (!polled.chunks.is_empty() && polled.len_bytes() >= max_bytes) {
             break;
         }
-        push_record(
-            polled,
-            &record.bytes,
-            record.base_offset,
-            u64::from(record.count),
-            *cursor,
-            end,
-        );
+        push_record(polled, &record.bytes, record.base_offset, u64::from(record.count), *cursor, end);
         *cursor = record.end_offset();
     }
     state.cache.hits += 1;
@@ -207,16 +165,8 @@ fn serve_from_cache<F: LogFile>(
 
 /// Chooses the records to read from disk next: from the one holding `cursor` (or the next
 /// one, past a gap) on through the same segment, up to `end` and about `max_bytes`.
-fn plan_disk_run<F: LogFile>(
-    state: &State<F>,
-    cursor: &mut u64,
-    end: u64,
-    max_bytes: usize,
-) -> Option<DiskRun<F>> {
-    let segment = state
-        .segments
-        .iter()
-        .find(|s| s.end_offset > *cursor && !s.entries.is_empty())?;
+fn plan_disk_run<F: LogFile>(state: &State<F>, cursor: &mut u64, end: u64, max_bytes: usize) -> Option<DiskRun<F>> {
+    let segment = state.segments.iter().find(|s| s.end_offset > *cursor && !s.entries.is_empty())?;
     let mut at = index::entry_for_offset(&segment.entries, *cursor).unwrap_or(0);
     *cursor = (*cursor).max(segment.entries[at].base_offset);
     let mut records = Vec::new();
@@ -231,21 +181,11 @@ fn plan_disk_run<F: LogFile>(
         bytes += len;
         at += 1;
     }
-    (!records.is_empty()).then(|| DiskRun {
-        log: segment.log.clone(),
-        records,
-    })
+    (!records.is_empty()).then(|| DiskRun { log: segment.log.clone(), records })
 }
 
 /// Adds one stored record to the result, sliced to the offsets `cursor..end`.
-fn push_record(
-    polled: &mut Polled,
-    record: &Bytes,
-    base_offset: u64,
-    count: u64,
-    cursor: u64,
-    end: u64,
-) {
+fn push_record(polled: &mut Polled, record: &Bytes, base_offset: u64, count: u64, cursor: u64, end: u64) {
     let record_end = base_offset + count;
     let from = cursor.max(base_offset);
     let to = end.min(record_end);

@@ -56,27 +56,12 @@ impl<F: LogFile> Segment<F> {
     ) -> Result<Segment<F>> {
         let log_path = dir.join(log_name(base_offset));
         let index_path = dir.join(index_name(base_offset));
-        let mode = OpenMode {
-            create,
-            direct: false,
-        };
-        let log = storage
-            .open(&log_path, mode)
-            .await
-            .map_err(|e| StorageError::io(&log_path, e))?;
-        let index = storage
-            .open(&index_path, OpenMode::CREATE)
-            .await
-            .map_err(|e| StorageError::io(&index_path, e))?;
+        let mode = OpenMode { create, direct: false };
+        let log = storage.open(&log_path, mode).await.map_err(|e| StorageError::io(&log_path, e))?;
+        let index = storage.open(&index_path, OpenMode::CREATE).await.map_err(|e| StorageError::io(&index_path, e))?;
         let direct = if direct {
             let file = storage
-                .open(
-                    &log_path,
-                    OpenMode {
-                        create: false,
-                        direct: true,
-                    },
-                )
+                .open(&log_path, OpenMode { create: false, direct: true })
                 .await
                 .map_err(|e| StorageError::io(&log_path, e))?;
             Some(Rc::new(file))
@@ -113,11 +98,7 @@ impl<F: LogFile> Segment<F> {
 
     /// The handles needed to append to this segment, usable without borrowing it.
     pub fn writer(&self) -> SegmentWriter<F> {
-        SegmentWriter {
-            log: self.log.clone(),
-            direct: self.direct.clone(),
-            size: self.size,
-        }
+        SegmentWriter { log: self.log.clone(), direct: self.direct.clone(), size: self.size }
     }
 
     /// The index entries `persisted..upto` encoded, with the file and position to write them.
@@ -126,14 +107,8 @@ impl<F: LogFile> Segment<F> {
             return None;
         }
         let mut raw = Vec::with_capacity((upto - self.persisted) * ENTRY_SIZE);
-        self.entries[self.persisted..upto]
-            .iter()
-            .for_each(|e| e.encode_into(&mut raw));
-        Some((
-            self.index.clone(),
-            raw,
-            (self.persisted * ENTRY_SIZE) as u64,
-        ))
+        self.entries[self.persisted..upto].iter().for_each(|e| e.encode_into(&mut raw));
+        Some((self.index.clone(), raw, (self.persisted * ENTRY_SIZE) as u64))
     }
 
     /// Appends the index entries not yet in the index file.
@@ -142,13 +117,8 @@ impl<F: LogFile> Segment<F> {
             return Ok(());
         }
         let mut raw = Vec::with_capacity((upto - self.persisted) * ENTRY_SIZE);
-        self.entries[self.persisted..upto]
-            .iter()
-            .for_each(|e| e.encode_into(&mut raw));
-        let (result, _) = self
-            .index
-            .write_all_at(raw, (self.persisted * ENTRY_SIZE) as u64)
-            .await;
+        self.entries[self.persisted..upto].iter().for_each(|e| e.encode_into(&mut raw));
+        let (result, _) = self.index.write_all_at(raw, (self.persisted * ENTRY_SIZE) as u64).await;
         result?;
         self.persisted = upto;
         Ok(())
@@ -165,11 +135,7 @@ pub(crate) struct SegmentWriter<F> {
 impl<F: LogFile> SegmentWriter<F> {
     /// Writes `records` (already stamped) at the end of the log. On error the file may hold a
     /// partial write past `self.size`; the caller truncates it.
-    pub async fn write(
-        &self,
-        records: &[Bytes],
-        scratch: &mut Option<AlignedBuf>,
-    ) -> std::io::Result<()> {
+    pub async fn write(&self, records: &[Bytes], scratch: &mut Option<AlignedBuf>) -> std::io::Result<()> {
         match &self.direct {
             Some(direct) => self.write_direct(direct, records, scratch).await,
             None => self.write_buffered(records).await,
@@ -185,12 +151,7 @@ impl<F: LogFile> SegmentWriter<F> {
         for record in records {
             if record.len() >= COALESCE_BELOW {
                 if !coalesced.is_empty() {
-                    writes.push(
-                        self.log.write_all_at(
-                            Bytes::from(std::mem::take(&mut coalesced)),
-                            coalesced_at,
-                        ),
-                    );
+                    writes.push(self.log.write_all_at(Bytes::from(std::mem::take(&mut coalesced)), coalesced_at));
                 }
                 writes.push(self.log.write_all_at(record.clone(), position));
                 coalesced_at = position + record.len() as u64;
@@ -211,12 +172,7 @@ impl<F: LogFile> SegmentWriter<F> {
     /// O_DIRECT: rewrite the partial last block together with the new records, padded with
     /// zeros to the alignment. Recovery treats the padding as a torn tail, and roll and close
     /// cut it off with `set_len`.
-    async fn write_direct(
-        &self,
-        file: &F,
-        records: &[Bytes],
-        scratch: &mut Option<AlignedBuf>,
-    ) -> std::io::Result<()> {
+    async fn write_direct(&self, file: &F, records: &[Bytes], scratch: &mut Option<AlignedBuf>) -> std::io::Result<()> {
         let aligned_start = round_down(self.size);
         let partial = (self.size - aligned_start) as usize;
         let needed = partial + records.iter().map(Bytes::len).sum::<usize>();
@@ -259,39 +215,24 @@ pub(crate) async fn recover<F: LogFile>(
     verify: Verify,
     full: bool,
 ) -> Result<ScanOutcome> {
-    let log_len = segment
-        .log
-        .file_len()
-        .await
-        .map_err(|e| StorageError::io(&segment.log_path, e))?;
-    let index_len = segment
-        .index
-        .file_len()
-        .await
-        .map_err(|e| StorageError::io(&segment.index_path, e))?;
+    let log_len = segment.log.file_len().await.map_err(|e| StorageError::io(&segment.log_path, e))?;
+    let index_len = segment.index.file_len().await.map_err(|e| StorageError::io(&segment.index_path, e))?;
     let raw = segment
         .index
         .read_exact_at(index_len as usize, 0)
         .await
         .map_err(|e| StorageError::io(&segment.index_path, e))?;
-    let mut entries = if full {
-        Vec::new()
-    } else {
-        index::decode_trusted(&raw, segment.base_offset, log_len)
-    };
+    let on_disk = index::decode_trusted(&raw, segment.base_offset, log_len);
+    let mut entries = if full { Vec::new() } else { on_disk.clone() };
     // Re-validate from the last trusted record: it is the one a torn write could have hit.
     let (mut position, mut expected) = match entries.pop() {
         Some(last) => (last.position, last.base_offset),
         None => (0, segment.base_offset),
     };
-    let trusted = entries.len();
     let mut outcome = ScanOutcome::default();
     let mut reader = ChunkReader::new(&*segment.log, log_len);
     while position < log_len {
-        match reader
-            .record(position, expected, partition_id, verify)
-            .await
-        {
+        match reader.record(position, expected, partition_id, verify).await {
             Ok(Some((header, record_len))) => {
                 entries.push(IndexEntry {
                     base_offset: header.base_offset,
@@ -311,23 +252,14 @@ pub(crate) async fn recover<F: LogFile>(
     }
     if position < log_len {
         outcome.truncated_bytes = log_len - position;
-        outcome
-            .reason
-            .get_or_insert_with(|| "torn record at the tail".to_string());
-        segment
-            .log
-            .set_len(position)
-            .await
-            .map_err(|e| StorageError::io(&segment.log_path, e))?;
+        outcome.reason.get_or_insert_with(|| "torn record at the tail".to_string());
+        segment.log.set_len(position).await.map_err(|e| StorageError::io(&segment.log_path, e))?;
     }
-    let persisted_entries = (raw.len() / ENTRY_SIZE).min(trusted);
+    // Entries already on disk that the scan confirmed stay; the rest of the file is cut.
+    let persisted_entries = on_disk.iter().zip(&entries).take_while(|(a, b)| a == b).count();
     if persisted_entries * ENTRY_SIZE != raw.len() {
         let len = (persisted_entries * ENTRY_SIZE) as u64;
-        segment
-            .index
-            .set_len(len)
-            .await
-            .map_err(|e| StorageError::io(&segment.index_path, e))?;
+        segment.index.set_len(len).await.map_err(|e| StorageError::io(&segment.index_path, e))?;
     }
     segment.size = position;
     segment.end_offset = expected;
@@ -336,21 +268,14 @@ pub(crate) async fn recover<F: LogFile>(
     Ok(outcome)
 }
 
-/// Whether a closed segment's index agrees with its log: the last entry's record ends exactly
-/// at the end of the file.
-pub(crate) async fn index_agrees<F: LogFile>(segment: &Segment<F>) -> Result<bool> {
-    let log_len = segment
-        .log
-        .file_len()
-        .await
-        .map_err(|e| StorageError::io(&segment.log_path, e))?;
-    let index_len = segment
-        .index
-        .file_len()
-        .await
-        .map_err(|e| StorageError::io(&segment.index_path, e))?;
+/// Loads a closed segment from its index alone when the index agrees with the log: every
+/// entry lines up and the last entry's record ends exactly at the end of the file. Returns
+/// `false` (and changes nothing) when it does not; the segment must then be scanned.
+pub(crate) async fn load_closed<F: LogFile>(segment: &mut Segment<F>) -> Result<bool> {
+    let log_len = segment.log.file_len().await.map_err(|e| StorageError::io(&segment.log_path, e))?;
+    let index_len = segment.index.file_len().await.map_err(|e| StorageError::io(&segment.index_path, e))?;
     if index_len == 0 || index_len % ENTRY_SIZE as u64 != 0 {
-        return Ok(log_len == 0 && index_len == 0);
+        return Ok(false);
     }
     let raw = segment
         .index
@@ -358,11 +283,8 @@ pub(crate) async fn index_agrees<F: LogFile>(segment: &Segment<F>) -> Result<boo
         .await
         .map_err(|e| StorageError::io(&segment.index_path, e))?;
     let entries = index::decode_trusted(&raw, segment.base_offset, log_len);
-    let Some(last) = entries.last() else {
-        return Ok(false);
-    };
-    if entries.len() * ENTRY_SIZE != raw.len() || last.position + BATCH_HEADER_SIZE as u64 > log_len
-    {
+    let Some(last) = entries.last().copied() else { return Ok(false) };
+    if entries.len() * ENTRY_SIZE != raw.len() || last.position + BATCH_HEADER_SIZE as u64 > log_len {
         return Ok(false);
     }
     let head = segment
@@ -371,7 +293,14 @@ pub(crate) async fn index_agrees<F: LogFile>(segment: &Segment<F>) -> Result<boo
         .await
         .map_err(|e| StorageError::io(&segment.log_path, e))?;
     let header = BatchHeader::read(&head)?;
-    Ok(header.base_offset == last.base_offset && last.position + header.batch_length == log_len)
+    if header.base_offset != last.base_offset || last.position + header.batch_length != log_len {
+        return Ok(false);
+    }
+    segment.size = log_len;
+    segment.end_offset = header.end_offset();
+    segment.persisted = entries.len();
+    segment.entries = entries;
+    Ok(true)
 }
 
 /// Reads a log sequentially in large chunks for recovery, so a segment of small records costs
@@ -387,12 +316,7 @@ const SCAN_CHUNK: usize = 4 << 20;
 
 impl<'a, F: LogFile> ChunkReader<'a, F> {
     fn new(file: &'a F, file_len: u64) -> Self {
-        ChunkReader {
-            file,
-            file_len,
-            chunk: Vec::new(),
-            chunk_start: 0,
-        }
+        ChunkReader { file, file_len, chunk: Vec::new(), chunk_start: 0 }
     }
 
     async fn bytes(&mut self, position: u64, len: usize) -> std::io::Result<&[u8]> {
@@ -419,10 +343,7 @@ impl<'a, F: LogFile> ChunkReader<'a, F> {
         if remaining < BATCH_HEADER_SIZE as u64 {
             return Ok(None);
         }
-        let head = self
-            .bytes(position, BATCH_HEADER_SIZE)
-            .await
-            .map_err(|e| e.to_string())?;
+        let head = self.bytes(position, BATCH_HEADER_SIZE).await.map_err(|e| e.to_string())?;
         let header = BatchHeader::read(head).map_err(|e| e.to_string())?;
         if header.batch_length < BATCH_HEADER_SIZE as u64 || header.message_count == 0 {
             return Err(format!("bad record header at byte {position}"));
@@ -430,10 +351,7 @@ impl<'a, F: LogFile> ChunkReader<'a, F> {
         if header.batch_length > remaining {
             return Ok(None);
         }
-        let record = self
-            .bytes(position, header.batch_length as usize)
-            .await
-            .map_err(|e| e.to_string())?;
+        let record = self.bytes(position, header.batch_length as usize).await.map_err(|e| e.to_string())?;
         batch::validate(record, verify).map_err(|e| format!("record at byte {position}: {e}"))?;
         if header.base_offset != expected_offset {
             return Err(format!(
@@ -442,10 +360,7 @@ impl<'a, F: LogFile> ChunkReader<'a, F> {
             ));
         }
         if header.partition_id != u64::from(partition_id) {
-            return Err(format!(
-                "record at byte {position} belongs to partition {}",
-                header.partition_id
-            ));
+            return Err(format!("record at byte {position} belongs to partition {}", header.partition_id));
         }
         Ok(Some((header, header.batch_length)))
     }

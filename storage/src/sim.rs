@@ -126,12 +126,8 @@ impl SimStorage {
                     }
                 }
             }
-            let file = FileData {
-                current: contents.clone(),
-                durable: contents,
-                unsynced: Vec::new(),
-                entry_durable: true,
-            };
+            let file =
+                FileData { current: contents.clone(), durable: contents, unsynced: Vec::new(), entry_durable: true };
             files.insert(path.clone(), Rc::new(RefCell::new(file)));
         }
         SimStorage {
@@ -164,11 +160,7 @@ impl SimStorage {
 
     /// Current length of a file, if it exists.
     pub fn file_len(&self, path: &Path) -> Option<u64> {
-        self.disk
-            .borrow()
-            .files
-            .get(path)
-            .map(|d| d.borrow().current.len() as u64)
+        self.disk.borrow().files.get(path).map(|d| d.borrow().current.len() as u64)
     }
 
     /// Paths of every file on the disk.
@@ -177,11 +169,7 @@ impl SimStorage {
     }
 
     fn check_alive(&self) -> io::Result<()> {
-        if self.disk.borrow().dead {
-            Err(eio())
-        } else {
-            Ok(())
-        }
+        if self.disk.borrow().dead { Err(eio()) } else { Ok(()) }
     }
 }
 
@@ -208,10 +196,7 @@ impl Storage for SimStorage {
             }
             None => return Err(io::Error::from(io::ErrorKind::NotFound)),
         };
-        Ok(SimFile {
-            disk: self.disk.clone(),
-            data,
-        })
+        Ok(SimFile { disk: self.disk.clone(), data })
     }
 
     fn create_dir_all(&self, _path: &Path) -> io::Result<()> {
@@ -283,16 +268,9 @@ impl LogFile for SimFile {
         }
         let mut data = self.data.borrow_mut();
         write_into(&mut data.current, position, &bytes[..landed]);
-        data.unsynced.push(Pending::Write {
-            position,
-            data: bytes[..landed].to_vec(),
-        });
+        data.unsynced.push(Pending::Write { position, data: bytes[..landed].to_vec() });
         drop(data);
-        let result = if failure.is_some() {
-            Err(eio())
-        } else {
-            Ok(())
-        };
+        let result = if failure.is_some() { Err(eio()) } else { Ok(()) };
         (result, buf)
     }
 

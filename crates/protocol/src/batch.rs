@@ -73,14 +73,8 @@ pub struct Verify {
 }
 
 impl Verify {
-    pub const ALL: Verify = Verify {
-        frame_checksums: true,
-        batch_checksum: true,
-    };
-    pub const STRUCTURE: Verify = Verify {
-        frame_checksums: false,
-        batch_checksum: false,
-    };
+    pub const ALL: Verify = Verify { frame_checksums: true, batch_checksum: true };
+    pub const STRUCTURE: Verify = Verify { frame_checksums: false, batch_checksum: false };
 }
 
 /// The decoded batch header fields.
@@ -99,9 +93,7 @@ impl BatchHeader {
     /// Reads the header fields without validating anything but the length.
     pub fn read(record: &[u8]) -> Result<BatchHeader, BatchError> {
         if record.len() < BATCH_HEADER_SIZE {
-            return Err(BatchError::TooShort {
-                length: record.len(),
-            });
+            return Err(BatchError::TooShort { length: record.len() });
         }
         Ok(BatchHeader {
             partition_id: u64_at(record, PARTITION_ID),
@@ -159,16 +151,8 @@ pub struct Frames<'a> {
 impl<'a> Frames<'a> {
     /// Iterates the frames of `record`; stops early at the first frame that does not fit.
     pub fn new(record: &'a [u8]) -> Frames<'a> {
-        let remaining = if record.len() >= BATCH_HEADER_SIZE {
-            u32_at(record, MESSAGE_COUNT)
-        } else {
-            0
-        };
-        Frames {
-            record,
-            position: BATCH_HEADER_SIZE,
-            remaining,
-        }
+        let remaining = if record.len() >= BATCH_HEADER_SIZE { u32_at(record, MESSAGE_COUNT) } else { 0 };
+        Frames { record, position: BATCH_HEADER_SIZE, remaining }
     }
 }
 
@@ -193,9 +177,7 @@ fn frame_at(record: &[u8], start: usize) -> Option<Frame> {
     }
     let payload_length = u32_at(record, start + FRAME_PAYLOAD_LENGTH);
     let user_headers_length = u32_at(record, start + FRAME_USER_HEADERS_LENGTH);
-    let end = header_end
-        .checked_add(payload_length as usize)?
-        .checked_add(user_headers_length as usize)?;
+    let end = header_end.checked_add(payload_length as usize)?.checked_add(user_headers_length as usize)?;
     if end > record.len() {
         return None;
     }
@@ -216,18 +198,10 @@ fn frame_at(record: &[u8], start: usize) -> Option<Frame> {
 pub fn validate(record: &[u8], verify: Verify) -> Result<BatchHeader, BatchError> {
     let header = BatchHeader::read(record)?;
     if header.batch_length != record.len() as u64 {
-        return Err(BatchError::LengthMismatch {
-            declared: header.batch_length,
-            actual: record.len(),
-        });
+        return Err(BatchError::LengthMismatch { declared: header.batch_length, actual: record.len() });
     }
-    if let Some(at) = record[HEADER_RESERVED..BATCH_HEADER_SIZE]
-        .iter()
-        .position(|&b| b != 0)
-    {
-        return Err(BatchError::HeaderReservedNotZero {
-            at: HEADER_RESERVED + at,
-        });
+    if let Some(at) = record[HEADER_RESERVED..BATCH_HEADER_SIZE].iter().position(|&b| b != 0) {
+        return Err(BatchError::HeaderReservedNotZero { at: HEADER_RESERVED + at });
     }
     if header.message_count == 0 {
         return Err(BatchError::Empty);
@@ -243,9 +217,7 @@ pub fn validate(record: &[u8], verify: Verify) -> Result<BatchHeader, BatchError
         position = frame.end;
     }
     if position != record.len() {
-        return Err(BatchError::TrailingBytes {
-            trailing: record.len() - position,
-        });
+        return Err(BatchError::TrailingBytes { trailing: record.len() - position });
     }
     if let Some(hasher) = hasher
         && hasher.digest() != header.batch_checksum
@@ -257,10 +229,7 @@ pub fn validate(record: &[u8], verify: Verify) -> Result<BatchHeader, BatchError
 
 fn check_frame(record: &[u8], frame: &Frame, index: u32, verify: Verify) -> Result<(), BatchError> {
     if frame.offset_delta != index {
-        return Err(BatchError::OffsetDelta {
-            index,
-            found: frame.offset_delta,
-        });
+        return Err(BatchError::OffsetDelta { index, found: frame.offset_delta });
     }
     if u64_at(record, frame.start + FRAME_RESERVED) != 0 {
         return Err(BatchError::FrameReservedNotZero { index });
@@ -269,16 +238,10 @@ fn check_frame(record: &[u8], frame: &Frame, index: u32, verify: Verify) -> Resu
         return Err(BatchError::EmptyPayload { index });
     }
     if frame.payload_length > MAX_PAYLOAD_SIZE {
-        return Err(BatchError::PayloadTooLarge {
-            index,
-            length: frame.payload_length,
-        });
+        return Err(BatchError::PayloadTooLarge { index, length: frame.payload_length });
     }
     if frame.user_headers_length > MAX_USER_HEADERS_SIZE {
-        return Err(BatchError::UserHeadersTooLarge {
-            index,
-            length: frame.user_headers_length,
-        });
+        return Err(BatchError::UserHeadersTooLarge { index, length: frame.user_headers_length });
     }
     if verify.frame_checksums && xxh3_64(&record[frame.start + 8..frame.end]) != frame.checksum {
         return Err(BatchError::FrameChecksum { index });
@@ -331,11 +294,9 @@ pub struct SlicedRecord {
 /// are fixed, reserved bytes stay zero (protocol.md §6.1, poll reply).
 /// Returns `None` when the range is empty or outside the record.
 pub fn slice(record: &Bytes, from: u32, to: u32) -> Option<SlicedRecord> {
-    let kept =
-        || Frames::new(record).filter(move |f| f.offset_delta >= from && f.offset_delta < to);
-    let (start, end, count) = kept().fold((None, 0, 0u32), |(start, _, count), frame| {
-        (start.or(Some(frame.start)), frame.end, count + 1)
-    });
+    let kept = || Frames::new(record).filter(move |f| f.offset_delta >= from && f.offset_delta < to);
+    let (start, end, count) =
+        kept().fold((None, 0, 0u32), |(start, _, count), frame| (start.or(Some(frame.start)), frame.end, count + 1));
     let frames = record.slice(start?..end);
     let mut header = BytesMut::from(&record[..BATCH_HEADER_SIZE]);
     let length = (BATCH_HEADER_SIZE + frames.len()) as u64;
@@ -346,10 +307,7 @@ pub fn slice(record: &Bytes, from: u32, to: u32) -> Option<SlicedRecord> {
         hasher.update(&frame.checksum.to_le_bytes());
     }
     header[BATCH_CHECKSUM..BATCH_CHECKSUM + 8].copy_from_slice(&hasher.digest().to_le_bytes());
-    Some(SlicedRecord {
-        header: header.freeze(),
-        frames,
-    })
+    Some(SlicedRecord { header: header.freeze(), frames })
 }
 
 /// Builds a record from messages, as a producer would (ids and checksums filled in, server
@@ -365,11 +323,7 @@ impl RecordBuilder {
     pub fn new(origin_timestamp: u64) -> RecordBuilder {
         let mut buffer = BytesMut::with_capacity(BATCH_HEADER_SIZE);
         buffer.resize(BATCH_HEADER_SIZE, 0);
-        RecordBuilder {
-            buffer,
-            count: 0,
-            origin_timestamp,
-        }
+        RecordBuilder { buffer, count: 0, origin_timestamp }
     }
 
     /// Reserves room for `bytes` more message bytes.
@@ -380,24 +334,15 @@ impl RecordBuilder {
     }
 
     /// Appends one message. `timestamp` must not be before the record's origin timestamp.
-    pub fn push(
-        &mut self,
-        id: u128,
-        timestamp: u64,
-        payload: &[u8],
-        user_headers: &[u8],
-    ) -> &mut Self {
+    pub fn push(&mut self, id: u128, timestamp: u64, payload: &[u8], user_headers: &[u8]) -> &mut Self {
         let start = self.buffer.len();
-        let delta =
-            u32::try_from(timestamp.saturating_sub(self.origin_timestamp)).unwrap_or(u32::MAX);
+        let delta = u32::try_from(timestamp.saturating_sub(self.origin_timestamp)).unwrap_or(u32::MAX);
         self.buffer.extend_from_slice(&[0u8; 8]);
         self.buffer.extend_from_slice(&id.to_le_bytes());
         self.buffer.extend_from_slice(&self.count.to_le_bytes());
         self.buffer.extend_from_slice(&delta.to_le_bytes());
-        self.buffer
-            .extend_from_slice(&(user_headers.len() as u32).to_le_bytes());
-        self.buffer
-            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.buffer.extend_from_slice(&(user_headers.len() as u32).to_le_bytes());
+        self.buffer.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         self.buffer.extend_from_slice(&[0u8; 8]);
         self.buffer.extend_from_slice(payload);
         self.buffer.extend_from_slice(user_headers);
@@ -420,8 +365,7 @@ impl RecordBuilder {
     /// Finishes the header (length, count, origin timestamp, checksum) and returns the record.
     pub fn finish(mut self) -> BytesMut {
         let length = self.buffer.len() as u64;
-        self.buffer[ORIGIN_TIMESTAMP..ORIGIN_TIMESTAMP + 8]
-            .copy_from_slice(&self.origin_timestamp.to_le_bytes());
+        self.buffer[ORIGIN_TIMESTAMP..ORIGIN_TIMESTAMP + 8].copy_from_slice(&self.origin_timestamp.to_le_bytes());
         self.buffer[BATCH_LENGTH..BATCH_LENGTH + 8].copy_from_slice(&length.to_le_bytes());
         self.buffer[MESSAGE_COUNT..MESSAGE_COUNT + 4].copy_from_slice(&self.count.to_le_bytes());
         let checksum = batch_checksum(&self.buffer);

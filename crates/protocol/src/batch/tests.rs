@@ -7,10 +7,7 @@ use proptest::prelude::*;
 const SDK_SEND_BODY: &str = include_str!("sdk_send_messages_0.11.hex");
 
 fn hex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
 
 fn sdk_record() -> Bytes {
@@ -22,9 +19,7 @@ fn sdk_record() -> Bytes {
 
 fn two_messages() -> BytesMut {
     let mut builder = RecordBuilder::new(1_000_000);
-    builder
-        .push(1, 1_000_000, b"hello", b"")
-        .push(2, 1_000_010, b"world!", b"");
+    builder.push(1, 1_000_000, b"hello", b"").push(2, 1_000_010, b"world!", b"");
     builder.finish()
 }
 
@@ -41,19 +36,13 @@ fn decodes_the_sdk_batch_and_reproduces_its_checksums() {
     let frames: Vec<Frame> = Frames::new(&record).collect();
     assert_eq!(frames.len(), 2);
     assert_eq!((frames[0].id, frames[1].id), (1, 2));
-    assert_eq!(
-        (frames[0].timestamp_delta, frames[1].timestamp_delta),
-        (0, 10)
-    );
+    assert_eq!((frames[0].timestamp_delta, frames[1].timestamp_delta), (0, 10));
     assert_eq!(frames[0].payload(&record), b"hello");
     assert_eq!(frames[1].payload(&record), b"world!");
     assert_eq!(frames[0].checksum, 0xb9bf_bddb_9ea5_5c8e);
     assert_eq!(frames[1].checksum, 0x5445_87a5_3f76_1b9b);
     for frame in &frames {
-        assert_eq!(
-            frame_checksum(&record[frame.start..frame.end]),
-            frame.checksum
-        );
+        assert_eq!(frame_checksum(&record[frame.start..frame.end]), frame.checksum);
     }
 }
 
@@ -80,72 +69,36 @@ fn refused(mut record: BytesMut, edit: impl FnOnce(&mut BytesMut)) -> BatchError
 
 #[test]
 fn every_structural_fault_is_named() {
+    assert_eq!(refused(two_messages(), |r| r.truncate(100)), BatchError::TooShort { length: 100 });
+    assert!(matches!(refused(two_messages(), |r| r.truncate(300)), BatchError::LengthMismatch { .. }));
+    assert_eq!(refused(two_messages(), |r| r[60] = 1), BatchError::HeaderReservedNotZero { at: 60 });
+    assert_eq!(refused(two_messages(), |r| r[48..52].copy_from_slice(&0u32.to_le_bytes())), BatchError::Empty);
     assert_eq!(
-        refused(two_messages(), |r| r.truncate(100)),
-        BatchError::TooShort { length: 100 }
-    );
-    assert!(matches!(
-        refused(two_messages(), |r| r.truncate(300)),
-        BatchError::LengthMismatch { .. }
-    ));
-    assert_eq!(
-        refused(two_messages(), |r| r[60] = 1),
-        BatchError::HeaderReservedNotZero { at: 60 }
-    );
-    assert_eq!(
-        refused(two_messages(), |r| r[48..52]
-            .copy_from_slice(&0u32.to_le_bytes())),
-        BatchError::Empty
-    );
-    assert_eq!(
-        refused(two_messages(), |r| r[48..52]
-            .copy_from_slice(&3u32.to_le_bytes())),
+        refused(two_messages(), |r| r[48..52].copy_from_slice(&3u32.to_le_bytes())),
         BatchError::FrameOutOfBounds { index: 2 }
     );
     assert_eq!(
-        refused(two_messages(), |r| r[48..52]
-            .copy_from_slice(&1u32.to_le_bytes())),
+        refused(two_messages(), |r| r[48..52].copy_from_slice(&1u32.to_le_bytes())),
         BatchError::TrailingBytes { trailing: 54 }
     );
+    assert_eq!(refused(two_messages(), |r| r[256 + 24] = 5), BatchError::OffsetDelta { index: 0, found: 5 });
+    assert_eq!(refused(two_messages(), |r| r[256 + 41] = 1), BatchError::FrameReservedNotZero { index: 0 });
+    assert_eq!(refused(two_messages(), |r| r[256 + 50] ^= 1), BatchError::FrameChecksum { index: 0 });
+    assert_eq!(refused(two_messages(), |r| r[0] = 1), BatchError::BatchChecksum);
     assert_eq!(
-        refused(two_messages(), |r| r[256 + 24] = 5),
-        BatchError::OffsetDelta { index: 0, found: 5 }
-    );
-    assert_eq!(
-        refused(two_messages(), |r| r[256 + 41] = 1),
-        BatchError::FrameReservedNotZero { index: 0 }
-    );
-    assert_eq!(
-        refused(two_messages(), |r| r[256 + 50] ^= 1),
-        BatchError::FrameChecksum { index: 0 }
-    );
-    assert_eq!(
-        refused(two_messages(), |r| r[0] = 1),
-        BatchError::BatchChecksum
-    );
-    assert_eq!(
-        refused(two_messages(), |r| r[256 + 36..256 + 40]
-            .copy_from_slice(&u32::MAX.to_le_bytes())),
+        refused(two_messages(), |r| r[256 + 36..256 + 40].copy_from_slice(&u32::MAX.to_le_bytes())),
         BatchError::FrameOutOfBounds { index: 0 }
     );
     let mut empty = RecordBuilder::new(0);
     empty.push(1, 0, b"", b"");
-    assert_eq!(
-        validate(&empty.finish(), Verify::ALL).unwrap_err(),
-        BatchError::EmptyPayload { index: 0 }
-    );
+    assert_eq!(validate(&empty.finish(), Verify::ALL).unwrap_err(), BatchError::EmptyPayload { index: 0 });
 }
 
 fn record_of(count: u32) -> Bytes {
     let mut builder = RecordBuilder::new(500);
     for i in 0..count {
         let payload = vec![i as u8; 10 + i as usize];
-        builder.push(
-            u128::from(i) + 1,
-            500 + u64::from(i),
-            &payload,
-            b"\x02\x01\0\0\0k\x02\x01\0\0\0v",
-        );
+        builder.push(u128::from(i) + 1, 500 + u64::from(i), &payload, b"\x02\x01\0\0\0k\x02\x01\0\0\0v");
     }
     let mut record = builder.finish();
     stamp(&mut record, 3, 40, 9_000);
@@ -163,14 +116,7 @@ fn a_slice_keeps_base_fields_and_the_original_deltas() {
     // everything else must hold, and the SDK walks it by batch_length.
     assert_eq!(header, BatchError::OffsetDelta { index: 0, found: 2 });
     let fields = BatchHeader::read(&joined).unwrap();
-    assert_eq!(
-        (
-            fields.base_offset,
-            fields.partition_id,
-            fields.base_timestamp
-        ),
-        (40, 3, 9_000)
-    );
+    assert_eq!((fields.base_offset, fields.partition_id, fields.base_timestamp), (40, 3, 9_000));
     assert_eq!(fields.message_count, 2);
     assert_eq!(fields.batch_length, joined.len() as u64);
     assert_eq!(fields.batch_checksum, batch_checksum(&joined));
