@@ -1,12 +1,16 @@
-//! The sparse record index: one 24-byte entry per stored record, in memory for lookups and
-//! appended to a `.index` file beside the segment.
+//! The sparse record index: one 32-byte entry per stored record, in memory for lookups and
+//! appended to a `.index` file beside the segment. An entry is `[base_offset u64]
+//! [base_timestamp u64][position u64][xxh3 of those 24 bytes u64]`: the checksum makes a torn
+//! entry fail instead of pointing into the middle of a record.
 //!
 //! An entry reaches the file only after the record it describes was synced, so on recovery
 //! every entry that decodes and lines up is trusted, and only the records after the last entry
 //! need scanning.
 
+use xxhash_rust::xxh3::xxh3_64;
+
 /// Size of one encoded entry.
-pub const ENTRY_SIZE: usize = 24;
+pub const ENTRY_SIZE: usize = 32;
 
 /// Where one record starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,25 +26,32 @@ impl IndexEntry {
         out.extend_from_slice(&self.base_offset.to_le_bytes());
         out.extend_from_slice(&self.base_timestamp.to_le_bytes());
         out.extend_from_slice(&self.position.to_le_bytes());
+        let checksum = xxh3_64(&out[out.len() - 24..]);
+        out.extend_from_slice(&checksum.to_le_bytes());
     }
 
-    fn decode(raw: &[u8]) -> IndexEntry {
+    /// Decodes one entry; `None` when its checksum does not match (a torn or damaged entry).
+    fn decode(raw: &[u8]) -> Option<IndexEntry> {
         let field = |at: usize| {
             let mut bytes = [0u8; 8];
             bytes.copy_from_slice(&raw[at..at + 8]);
             u64::from_le_bytes(bytes)
         };
-        IndexEntry { base_offset: field(0), base_timestamp: field(8), position: field(16) }
+        (xxh3_64(&raw[..24]) == field(24)).then(|| IndexEntry {
+            base_offset: field(0),
+            base_timestamp: field(8),
+            position: field(16),
+        })
     }
 }
 
-/// Decodes an index file, keeping the longest prefix of entries that line up: the first at
-/// position 0 with the segment's base offset, then strictly increasing offsets and positions,
-/// non-decreasing timestamps, every position inside the log. A torn trailing entry is dropped.
+/// Decodes an index file, keeping the longest prefix of entries that are intact (checksum) and
+/// line up: the first at position 0 with the segment's base offset, then strictly increasing
+/// offsets and positions, non-decreasing timestamps, every position inside the log.
 pub fn decode_trusted(raw: &[u8], segment_base: u64, log_len: u64) -> Vec<IndexEntry> {
     let mut entries: Vec<IndexEntry> = Vec::with_capacity(raw.len() / ENTRY_SIZE);
     for chunk in raw.chunks_exact(ENTRY_SIZE) {
-        let entry = IndexEntry::decode(chunk);
+        let Some(entry) = IndexEntry::decode(chunk) else { break };
         let lines_up = match entries.last() {
             None => entry.position == 0 && entry.base_offset == segment_base,
             Some(last) => {
@@ -88,13 +99,18 @@ mod tests {
         let mut raw = encode(&good);
         assert_eq!(decode_trusted(&raw, 10, 1000), good);
         raw.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(raw.len(), 3 * ENTRY_SIZE + 3);
         assert_eq!(decode_trusted(&raw, 10, 1000), good, "torn tail entry dropped");
         assert_eq!(decode_trusted(&raw, 10, 900), good[..2], "entry past the log dropped");
         assert!(decode_trusted(&raw, 11, 1000).is_empty(), "wrong base");
         let backwards = encode(&[entry(10, 5, 0), entry(9, 5, 400)]);
         assert_eq!(decode_trusted(&backwards, 10, 1000).len(), 1);
-        let zeros = [0u8; 48];
+        let zeros = [0u8; 64];
         assert!(decode_trusted(&zeros, 10, 1000).is_empty());
+        // A torn write that kept one byte of the position still lines up; its checksum fails.
+        let mut torn = encode(&good[..2]);
+        torn[ENTRY_SIZE + 17..ENTRY_SIZE + 24].fill(0);
+        assert_eq!(decode_trusted(&torn, 10, 1000), good[..1]);
     }
 
     #[test]

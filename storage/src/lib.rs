@@ -4,7 +4,7 @@
 //! # Layout
 //! A partition directory holds segments `{base_offset:020}.log` (records back to back, each
 //! exactly the bytes a poll serves: a 256-byte batch header and its message frames), a
-//! `{base_offset:020}.index` beside each (24-byte entries: base offset, base timestamp, file
+//! `{base_offset:020}.index` beside each (32-byte checksummed entries: base offset, base timestamp, file
 //! position, one per record), and `offsets/{consumers,groups}/{id}` for consumer offsets.
 //!
 //! # Durability: what each policy promises on a crash

@@ -233,7 +233,8 @@ impl<S: Storage> Partition<S> {
     /// partition's id, the next offset and the append time, and appends it. Resolves when the
     /// record is written, and under `always` when it is synced too.
     pub async fn append(&self, record: BytesMut) -> Result<Appended> {
-        let verify = Verify { frame_checksums: self.inner.config.verify_checksums, batch_checksum: false };
+        let checks = self.inner.config.verify_checksums;
+        let verify = Verify { frame_checksums: checks, batch_checksum: checks };
         let header = batch::validate(&record, verify)?;
         self.submit(|reply| Op::Append { record, count: header.message_count, reply }).await
     }

@@ -59,6 +59,12 @@ impl<F: LogFile> Segment<F> {
         let mode = OpenMode { create, direct: false };
         let log = storage.open(&log_path, mode).await.map_err(|e| StorageError::io(&log_path, e))?;
         let index = storage.open(&index_path, OpenMode::CREATE).await.map_err(|e| StorageError::io(&index_path, e))?;
+        if create {
+            // A leftover file of a segment deleted at this base (a crash mid-delete) must not
+            // leak old bytes into the new one.
+            log.set_len(0).await.map_err(|e| StorageError::io(&log_path, e))?;
+            index.set_len(0).await.map_err(|e| StorageError::io(&index_path, e))?;
+        }
         let direct = if direct {
             let file = storage
                 .open(&log_path, OpenMode { create: false, direct: true })

@@ -48,7 +48,7 @@ fn concurrent_always_appends_share_syncs() {
 
 #[test]
 fn always_survives_any_power_cut_over_many_seeds() {
-    for seed in 0..50 {
+    for seed in 0..200 {
         run(async {
             let disk = SimStorage::new(seed);
             let (log, _) = Partition::open(disk.clone(), Path::new("/p"), 0, config(Durability::Always)).await.unwrap();

@@ -111,13 +111,13 @@ fn a_missing_or_short_index_is_rebuilt() {
             match damage {
                 "missing" => std::fs::remove_file(&index).unwrap(),
                 "short" => OpenOptions::new().write(true).open(&index).unwrap().set_len(13).unwrap(),
-                _ => append_bytes(&index, &[0xab; 24]),
+                _ => append_bytes(&index, &[0xab; 32]),
             }
             let (log, report) = Partition::open(UringStorage, dir.path(), 0, config()).await.unwrap();
             assert!(report.bytes_truncated == 0, "{damage}: {report:?}");
             if damage == "garbage" {
                 assert_eq!(report.index_entries_rebuilt, 0, "{report:?}");
-                assert_eq!(std::fs::metadata(&index).unwrap().len(), 2 * 24, "the garbage entry is cut");
+                assert_eq!(std::fs::metadata(&index).unwrap().len(), 2 * 32, "the garbage entry is cut");
             } else {
                 assert!(report.index_entries_rebuilt >= 1, "{damage}: {report:?}");
             }
@@ -135,7 +135,7 @@ fn a_closed_segment_whose_index_disagrees_is_scanned() {
     run(async {
         write(dir.path(), 10).await.close().await.unwrap();
         let first_index = segment_files(dir.path(), "index").remove(0);
-        OpenOptions::new().write(true).open(&first_index).unwrap().set_len(24).unwrap();
+        OpenOptions::new().write(true).open(&first_index).unwrap().set_len(32).unwrap();
         let (log, report) = Partition::open(UringStorage, dir.path(), 0, config()).await.unwrap();
         assert_eq!(report.segments_scanned, 2, "{report:?}");
         assert_eq!(report.records_scanned, 4 + 1);
