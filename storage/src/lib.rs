@@ -30,6 +30,9 @@
 //! Everything here lives on the shard that owns the partition: [`Partition`] is `!Send`, and
 //! its futures run on that shard's monoio runtime.
 
+// No unwrap on external input or I/O outside tests: errors are values here.
+#![warn(clippy::unwrap_used)]
+
 mod cache;
 mod config;
 pub mod direct;
