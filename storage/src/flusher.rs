@@ -241,44 +241,87 @@ async fn persist_index<S: Storage>(inner: &Inner<S>, base: Option<u64>, upto: us
     true
 }
 
-/// Closes the active segment (cut O_DIRECT padding, sync the log, write and sync the whole
-/// index) and starts a new one at the next offset.
+/// Starts a new segment at the next offset and closes the old one: cut O_DIRECT padding, sync
+/// its log, write and sync its whole index. The new segment is created first, so a full disk
+/// leaves everything as it was and the append can be retried.
+///
+/// Under `always` the old segment is closed before this returns: acknowledgements of records
+/// written to it in the current group wait on that sync. Under `interval` and `never` the close
+/// (an fdatasync of up to a whole segment of dirty pages) runs beside the appends instead of
+/// stalling them; `sync` and `close` wait for it.
 async fn roll<S: Storage>(inner: &Rc<Inner<S>>) -> Result<()> {
-    let (base, writer, index, upto) = {
-        let state = inner.state.borrow();
-        let active = state.segments.last().expect("active segment");
-        (active.base_offset, active.writer(), active.index.clone(), active.entries.len())
-    };
-    close_files(inner, base, &writer.log, &index, writer.size, upto).await?;
     let next_offset = inner.state.borrow().next_offset;
     let segment = Partition::create_segment(&inner.storage, &inner.dir, next_offset, &inner.config).await?;
-    let mut state = inner.state.borrow_mut();
-    if let Some(old) = state.segments.last_mut() {
+    let closing = {
+        let mut state = inner.state.borrow_mut();
+        let old = state.segments.last_mut().expect("active segment");
         old.direct = None;
+        let closing = Closing {
+            base: old.base_offset,
+            log: old.log.clone(),
+            index: old.index.clone(),
+            size: old.size,
+            upto: old.entries.len(),
+        };
+        state.segments.push(segment);
+        state.unsynced = false;
+        closing
+    };
+    if inner.config.durability == Durability::Always {
+        close_segment(inner, closing).await?;
+        let mut state = inner.state.borrow_mut();
+        state.visible_end = state.visible_end.max(next_offset);
+    } else {
+        let handle = monoio::spawn(close_in_background(inner.clone(), closing));
+        let mut state = inner.state.borrow_mut();
+        state.closing.retain(|h| !h.is_finished());
+        state.closing.push(handle);
     }
-    state.segments.push(segment);
-    state.visible_end = state.visible_end.max(next_offset);
-    state.unsynced = false;
     Ok(())
 }
 
-async fn close_files<S: Storage>(
-    inner: &Inner<S>,
+/// A segment being closed, held by handles so the state need not stay borrowed.
+pub(crate) struct Closing<F> {
     base: u64,
-    log: &S::File,
-    index: &S::File,
+    log: Rc<F>,
+    index: Rc<F>,
     size: u64,
     upto: usize,
-) -> Result<()> {
+}
+
+async fn close_in_background<S: Storage>(inner: Rc<Inner<S>>, closing: Closing<S::File>) {
+    // A failure has already failed the partition (and been logged) inside.
+    let _ = close_segment(&inner, closing).await;
+}
+
+/// Waits for the background closes of rolled segments.
+async fn wait_for_closing<S: Storage>(inner: &Inner<S>) -> Result<()> {
+    let pending = std::mem::take(&mut inner.state.borrow_mut().closing);
+    for handle in pending {
+        handle.await;
+    }
+    match failed_error(inner) {
+        Some(StorageError::Closed) | None => Ok(()),
+        Some(error) => Err(error),
+    }
+}
+
+/// Makes a segment's records durable and its index complete. A failed log sync fails the
+/// partition; a failed index write or sync is only logged, since the next open rebuilds the
+/// index from a scan when it disagrees with the log.
+async fn close_segment<S: Storage>(inner: &Inner<S>, closing: Closing<S::File>) -> Result<()> {
     let io = |e| StorageError::io(inner.dir.clone(), e);
     if inner.config.direct_io {
-        log.set_len(size).await.map_err(|e| fail(inner, "cutting O_DIRECT padding", &io(e)))?;
+        closing.log.set_len(closing.size).await.map_err(|e| fail(inner, "cutting O_DIRECT padding", &io(e)))?;
     }
-    log.sync_data().await.map_err(|e| fail(inner, "fdatasync failed", &io(e)))?;
-    if !persist_index(inner, Some(base), upto).await {
-        return Err(fail(inner, "index write failed on close", &StorageError::Closed));
+    closing.log.sync_data().await.map_err(|e| fail(inner, "fdatasync failed", &io(e)))?;
+    if !persist_index(inner, Some(closing.base), closing.upto).await {
+        return Ok(());
     }
-    index.sync_data().await.map_err(|e| fail(inner, "index fdatasync failed", &io(e)))
+    if let Err(error) = closing.index.sync_data().await {
+        tracing::warn!(partition_id = inner.partition_id, segment = closing.base, %error, "index fdatasync failed");
+    }
+    Ok(())
 }
 
 async fn run_control<S: Storage>(inner: &Rc<Inner<S>>, op: Op) {
@@ -329,13 +372,20 @@ fn refuse(op: Op, error: StorageError) {
 
 /// Syncs the active segment and every offset written since the last sync.
 async fn sync_all<S: Storage>(inner: &Inner<S>) -> Result<()> {
+    wait_for_closing(inner).await?;
     sync_active(inner).await?;
+    sync_offsets(inner).await
+}
+
+/// Syncs the offset files written since the last sync, then marks their values durable.
+async fn sync_offsets<S: Storage>(inner: &Inner<S>) -> Result<()> {
     let (files, dirs) = inner.state.borrow_mut().offsets.take_dirty();
-    for (file, path) in files {
-        file.sync_data().await.map_err(|e| fail(inner, "offset fdatasync failed", &StorageError::io(path, e)))?;
-    }
     for dir in dirs {
         sync_dir(inner, &dir).await?;
+    }
+    for (key, file, path, slot) in files {
+        file.sync_data().await.map_err(|e| StorageError::io(path, e))?;
+        inner.state.borrow_mut().offsets.mark_durable(key, slot);
     }
     Ok(())
 }
@@ -345,32 +395,51 @@ async fn sync_dir<S: Storage>(inner: &Inner<S>, dir: &Path) -> Result<()> {
 }
 
 async fn store_offset<S: Storage>(inner: &Inner<S>, key: ConsumerKey, offset: u64) -> Result<()> {
-    let (handle, path) = {
+    let write = {
         let state = inner.state.borrow();
         if offset >= state.visible_end {
             return Err(StorageError::OffsetOutOfRange { offset });
         }
-        (state.offsets.handle(key), state.offsets.path_of(key))
+        state.offsets.next_write(key)
     };
     let always = inner.config.durability == Durability::Always;
-    let (file, sequence, created) = match handle {
-        Some((file, _, sequence)) => (file, sequence + 1, false),
+    let path = write.path.clone();
+    let (file, created) = match &write.file {
+        Some(file) => (file.clone(), false),
         None => {
             let file = inner.storage.open(&path, OpenMode::CREATE).await.map_err(|e| StorageError::io(&path, e))?;
-            (Rc::new(file), 1, true)
+            (Rc::new(file), true)
         }
     };
-    // Alternate slots so a torn write never damages the previous value.
-    let slot = (sequence % 2) * crate::offsets::SLOT_SIZE as u64;
-    let (result, _) = file.write_all_at(encode(sequence, offset), slot).await;
-    result.map_err(|e| StorageError::io(&path, e))?;
-    if always {
-        file.sync_data().await.map_err(|e| StorageError::io(&path, e))?;
-        if created && let Some(dir) = path.parent() {
-            sync_dir(inner, dir).await?;
+    let written = write_offset(inner, &file, &path, write.sequence, offset, write.slot, always && created).await;
+    if let Err(error) = written {
+        if created {
+            // Leave no empty or half-written file behind for the next open to trip on.
+            let _ = inner.storage.remove_file(&path);
         }
+        return Err(error);
     }
-    inner.state.borrow_mut().offsets.insert(key, offset, sequence, file, path, !always);
+    inner.state.borrow_mut().offsets.insert(key, offset, write, file, always);
+    Ok(())
+}
+
+async fn write_offset<S: Storage>(
+    inner: &Inner<S>,
+    file: &S::File,
+    path: &Path,
+    sequence: u64,
+    offset: u64,
+    slot: u64,
+    sync: bool,
+) -> Result<()> {
+    let (result, _) = file.write_all_at(encode(sequence, offset), slot).await;
+    result.map_err(|e| StorageError::io(path, e))?;
+    if inner.config.durability == Durability::Always {
+        file.sync_data().await.map_err(|e| StorageError::io(path, e))?;
+    }
+    if sync && let Some(dir) = path.parent() {
+        sync_dir(inner, dir).await?;
+    }
     Ok(())
 }
 
@@ -459,26 +528,27 @@ async fn purge<S: Storage>(inner: &Rc<Inner<S>>) -> Result<Removed> {
 }
 
 async fn close<S: Storage>(inner: &Inner<S>) -> Result<()> {
-    let (base, writer, index, upto) = {
+    wait_for_closing(inner).await?;
+    let closing = {
         let mut state = inner.state.borrow_mut();
         state.closed = true;
         let active = state.segments.last().expect("active segment");
-        (active.base_offset, active.writer(), active.index.clone(), active.entries.len())
+        Closing {
+            base: active.base_offset,
+            log: active.log.clone(),
+            index: active.index.clone(),
+            size: active.size,
+            upto: active.entries.len(),
+        }
     };
-    close_files(inner, base, &writer.log, &index, writer.size, upto).await?;
+    close_segment(inner, closing).await?;
     let next_offset = {
         let mut state = inner.state.borrow_mut();
         state.visible_end = state.next_offset;
         state.unsynced = false;
         state.next_offset
     };
-    let (files, dirs) = inner.state.borrow_mut().offsets.take_dirty();
-    for (file, path) in files {
-        file.sync_data().await.map_err(|e| StorageError::io(path, e))?;
-    }
-    for dir in dirs {
-        sync_dir(inner, &dir).await?;
-    }
+    sync_offsets(inner).await?;
     tracing::debug!(partition_id = inner.partition_id, next_offset, "partition closed");
     Ok(())
 }

@@ -2,8 +2,10 @@
 //! `offsets/consumers/{id}` and `offsets/groups/{id}`.
 //!
 //! A file holds two 24-byte slots `[sequence u64][offset u64][xxh3 of the first 16 bytes]`.
-//! Each store writes the slot the previous store did not, so a torn write can only damage the
-//! value being written; on load the valid slot with the higher sequence wins.
+//! The slot holding the newest value known to be synced is never overwritten: every store goes
+//! to the other slot until a sync makes it the durable one. A torn or lost write can therefore
+//! only cost values written since the last sync; on load the valid slot with the higher
+//! sequence wins.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,20 @@ struct Stored<F> {
     sequence: u64,
     file: Rc<F>,
     path: PathBuf,
+    /// Slot of the newest value known to be on stable storage.
+    durable_slot: Option<u64>,
+    /// Slot of the latest write.
+    last_slot: u64,
+}
+
+/// Where the next store of a key goes.
+pub(crate) struct NextWrite<F> {
+    /// The open file; `None` when the key has no file yet.
+    pub file: Option<Rc<F>>,
+    pub path: PathBuf,
+    pub sequence: u64,
+    /// Byte position of the slot to write.
+    pub slot: u64,
 }
 
 /// The offsets of one partition, in memory and on disk. Owned by the partition's shard.
@@ -81,13 +97,22 @@ impl<F: LogFile> ConsumerOffsets<F> {
                     .read_exact_at((len as usize).min(2 * SLOT_SIZE), 0)
                     .await
                     .map_err(|e| StorageError::io(&path, e))?;
-                let best = raw.chunks(SLOT_SIZE).filter_map(decode).max_by_key(|(sequence, _)| *sequence);
-                let Some((sequence, offset)) = best else {
+                let best = raw
+                    .chunks(SLOT_SIZE)
+                    .enumerate()
+                    .filter_map(|(slot, raw)| decode(raw).map(|(sequence, offset)| (sequence, offset, slot as u64)))
+                    .max_by_key(|(sequence, ..)| *sequence);
+                let Some((sequence, offset, slot)) = best else {
+                    // Nothing readable is left; the consumer starts again from the first offset.
+                    tracing::warn!(path = %path.display(), "removing unreadable consumer offset file");
+                    storage.remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
                     report.unreadable += 1;
                     continue;
                 };
                 let key = if group { ConsumerKey::Group(id) } else { ConsumerKey::Consumer(id) };
-                offsets.stored.insert(key, Stored { offset, sequence, file: Rc::new(file), path });
+                let file = Rc::new(file);
+                let stored = Stored { offset, sequence, file, path, durable_slot: Some(slot), last_slot: slot };
+                offsets.stored.insert(key, stored);
                 report.loaded += 1;
             }
         }
@@ -98,17 +123,31 @@ impl<F: LogFile> ConsumerOffsets<F> {
         self.stored.get(&key).map(|s| s.offset)
     }
 
-    /// The open file, its path and the last sequence written for `key`.
-    pub fn handle(&self, key: ConsumerKey) -> Option<(Rc<F>, PathBuf, u64)> {
-        self.stored.get(&key).map(|s| (s.file.clone(), s.path.clone(), s.sequence))
+    /// Where the next store of `key` goes: never over the slot of the last synced value.
+    pub fn next_write(&self, key: ConsumerKey) -> NextWrite<F> {
+        match self.stored.get(&key) {
+            Some(stored) => {
+                let slot = 1 - stored.durable_slot.unwrap_or(stored.last_slot);
+                NextWrite {
+                    file: Some(stored.file.clone()),
+                    path: stored.path.clone(),
+                    sequence: stored.sequence + 1,
+                    slot: slot * SLOT_SIZE as u64,
+                }
+            }
+            None => NextWrite { file: None, path: self.path_of(key), sequence: 1, slot: 0 },
+        }
     }
 
-    /// Records a completed write; `dirty` when it still needs a sync.
-    pub fn insert(&mut self, key: ConsumerKey, offset: u64, sequence: u64, file: Rc<F>, path: PathBuf, dirty: bool) {
-        if dirty {
+    /// Records a completed write of `write`; `synced` when it is already on stable storage.
+    pub fn insert(&mut self, key: ConsumerKey, offset: u64, write: NextWrite<F>, file: Rc<F>, synced: bool) {
+        let slot = write.slot / SLOT_SIZE as u64;
+        let durable_slot = if synced { Some(slot) } else { self.stored.get(&key).and_then(|s| s.durable_slot) };
+        if !synced {
             self.dirty.push(key);
         }
-        self.stored.insert(key, Stored { offset, sequence, file, path });
+        let stored = Stored { offset, sequence: write.sequence, file, path: write.path, durable_slot, last_slot: slot };
+        self.stored.insert(key, stored);
     }
 
     /// Forgets `key`, returning the path of its file.
@@ -116,13 +155,27 @@ impl<F: LogFile> ConsumerOffsets<F> {
         self.stored.remove(&key).map(|s| s.path)
     }
 
-    /// The files written since the last call, to be synced, and the directories holding them.
-    pub fn take_dirty(&mut self) -> (Vec<(Rc<F>, PathBuf)>, [PathBuf; 2]) {
+    /// The files written since the last call, to be synced (with the slot each last wrote),
+    /// and the directories holding them.
+    #[allow(clippy::type_complexity)]
+    pub fn take_dirty(&mut self) -> (Vec<(ConsumerKey, Rc<F>, PathBuf, u64)>, [PathBuf; 2]) {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();
-        let files = dirty.iter().filter_map(|k| self.stored.get(k)).map(|s| (s.file.clone(), s.path.clone())).collect();
+        let files = dirty
+            .iter()
+            .filter_map(|k| self.stored.get(k).map(|s| (*k, s.file.clone(), s.path.clone(), s.last_slot)))
+            .collect();
         (files, [self.consumers_dir.clone(), self.groups_dir.clone()])
+    }
+
+    /// Marks the value last written to `slot` as synced.
+    pub fn mark_durable(&mut self, key: ConsumerKey, slot: u64) {
+        if let Some(stored) = self.stored.get_mut(&key)
+            && stored.last_slot == slot
+        {
+            stored.durable_slot = Some(slot);
+        }
     }
 
     pub fn has_dirty(&self) -> bool {

@@ -45,6 +45,8 @@ pub struct RecoveryReport {
     pub truncations: Vec<(u64, String)>,
     /// Index entries written anew for records found by scanning.
     pub index_entries_rebuilt: u64,
+    /// Base offsets of segments deleted because records before them were lost.
+    pub segments_dropped: Vec<u64>,
     pub offsets_loaded: usize,
     pub offsets_unreadable: usize,
     pub next_offset: u64,
@@ -53,7 +55,7 @@ pub struct RecoveryReport {
 impl RecoveryReport {
     /// Whether nothing had to be repaired.
     pub fn is_clean(&self) -> bool {
-        self.bytes_truncated == 0 && self.offsets_unreadable == 0
+        self.bytes_truncated == 0 && self.offsets_unreadable == 0 && self.segments_dropped.is_empty()
     }
 }
 
@@ -117,6 +119,8 @@ pub(crate) struct State<F> {
     pub cache: TailCache,
     pub offsets: ConsumerOffsets<F>,
     pub direct_scratch: Option<AlignedBuf>,
+    /// Rolled segments still being synced in the background (`interval`, `never`).
+    pub closing: Vec<monoio::task::JoinHandle<()>>,
 }
 
 pub(crate) struct Inner<S: Storage> {
@@ -183,6 +187,33 @@ impl<S: Storage> Partition<S> {
                 report.index_entries_rebuilt += (segment.entries.len() - segment.persisted) as u64;
                 sync_and_persist_index(&mut segment).await?;
             }
+            // A segment that does not end where the next begins lost records (a power cut
+            // before its background close finished): what follows cannot be dense, so the log
+            // keeps the prefix, as Kafka's recovery does.
+            let next_base = bases.get(i + 1).copied();
+            if let Some(next_base) = next_base.filter(|&next| next != segment.end_offset) {
+                let dropped = &bases[i + 1..];
+                tracing::warn!(
+                    partition_id,
+                    segment = base,
+                    end = segment.end_offset,
+                    next_base,
+                    dropped = dropped.len(),
+                    "gap after segment: dropping the segments after it"
+                );
+                for &gone in dropped {
+                    for path in [dir.join(segment::log_name(gone)), dir.join(segment::index_name(gone))] {
+                        storage.remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+                    }
+                }
+                storage.sync_dir(dir).await.map_err(|e| StorageError::io(dir, e))?;
+                report.segments_dropped.extend_from_slice(dropped);
+                if config.direct_io {
+                    segment.open_direct(&storage).await?;
+                }
+                segments.push(segment);
+                break;
+            }
             segments.push(segment);
         }
         if segments.is_empty() {
@@ -208,6 +239,7 @@ impl<S: Storage> Partition<S> {
             cache: TailCache::new(config.cache_size),
             offsets,
             direct_scratch: None,
+            closing: Vec::new(),
         };
         let inner =
             Rc::new(Inner { storage, dir: dir.to_path_buf(), partition_id, config, state: RefCell::new(state) });

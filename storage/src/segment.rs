@@ -88,6 +88,14 @@ impl<F: LogFile> Segment<F> {
         })
     }
 
+    /// Opens the O_DIRECT write descriptor of a segment that becomes the active one.
+    pub async fn open_direct<S: Storage<File = F>>(&mut self, storage: &S) -> Result<()> {
+        let mode = OpenMode { create: false, direct: true };
+        let file = storage.open(&self.log_path, mode).await.map_err(|e| StorageError::io(&self.log_path, e))?;
+        self.direct = Some(Rc::new(file));
+        Ok(())
+    }
+
     /// Byte range and offset range of the record at entry `at`.
     pub fn record_span(&self, at: usize) -> (u64, u64, u64, u64) {
         let entry = self.entries[at];

@@ -158,3 +158,24 @@ fn damage_inside_the_log_is_an_error_never_data() {
         assert_eq!(messages(&fine).len(), 40);
     });
 }
+
+#[test]
+fn records_lost_before_a_later_segment_drop_what_follows_so_offsets_stay_dense() {
+    let dir = tempfile::tempdir().unwrap();
+    run(async {
+        write(dir.path(), 10).await.close().await.unwrap();
+        // A power cut before the middle segment's background close: its tail and index are
+        // gone while the next segment survived.
+        let logs = segment_files(dir.path(), "log");
+        let middle = &logs[1];
+        let len = std::fs::metadata(middle).unwrap().len();
+        OpenOptions::new().write(true).open(middle).unwrap().set_len(len - RECORD_LEN).unwrap();
+        std::fs::remove_file(&segment_files(dir.path(), "index")[1]).unwrap();
+        let (log, report) = Partition::open(UringStorage, dir.path(), 0, config()).await.unwrap();
+        assert_eq!(report.segments_dropped, vec![40], "{report:?}");
+        assert_eq!(report.next_offset, 35);
+        assert_eq!(all_offsets(&log).await, (0..35).collect::<Vec<_>>());
+        assert_eq!(segment_files(dir.path(), "log").len(), 2);
+        assert_eq!(log.append(record(7, 5, 100)).await.unwrap().base_offset, 35);
+    });
+}
