@@ -229,13 +229,7 @@ pub(crate) async fn recover<F: LogFile>(
     verify: Verify,
     full: bool,
 ) -> Result<ScanOutcome> {
-    let log_len = segment.log.file_len().await.map_err(|e| StorageError::io(&segment.log_path, e))?;
-    let index_len = segment.index.file_len().await.map_err(|e| StorageError::io(&segment.index_path, e))?;
-    let raw = segment
-        .index
-        .read_exact_at(index_len as usize, 0)
-        .await
-        .map_err(|e| StorageError::io(&segment.index_path, e))?;
+    let (log_len, raw) = read_files(segment).await?;
     let on_disk = index::decode_trusted(&raw, segment.base_offset, log_len);
     let mut entries = if full { Vec::new() } else { on_disk.clone() };
     // Re-validate from the last trusted record: it is the one a torn write could have hit.
@@ -282,20 +276,26 @@ pub(crate) async fn recover<F: LogFile>(
     Ok(outcome)
 }
 
-/// Loads a closed segment from its index alone when the index agrees with the log: every
-/// entry lines up and the last entry's record ends exactly at the end of the file. Returns
-/// `false` (and changes nothing) when it does not; the segment must then be scanned.
-pub(crate) async fn load_closed<F: LogFile>(segment: &mut Segment<F>) -> Result<bool> {
+/// The log's length and the raw bytes of the index file.
+async fn read_files<F: LogFile>(segment: &Segment<F>) -> Result<(u64, Vec<u8>)> {
     let log_len = segment.log.file_len().await.map_err(|e| StorageError::io(&segment.log_path, e))?;
     let index_len = segment.index.file_len().await.map_err(|e| StorageError::io(&segment.index_path, e))?;
-    if index_len == 0 || index_len % ENTRY_SIZE as u64 != 0 {
-        return Ok(false);
-    }
     let raw = segment
         .index
         .read_exact_at(index_len as usize, 0)
         .await
         .map_err(|e| StorageError::io(&segment.index_path, e))?;
+    Ok((log_len, raw))
+}
+
+/// Loads a closed segment from its index alone when the index agrees with the log: every
+/// entry lines up and the last entry's record ends exactly at the end of the file. Returns
+/// `false` (and changes nothing) when it does not; the segment must then be scanned.
+pub(crate) async fn load_closed<F: LogFile>(segment: &mut Segment<F>) -> Result<bool> {
+    let (log_len, raw) = read_files(segment).await?;
+    if raw.is_empty() || raw.len() % ENTRY_SIZE != 0 {
+        return Ok(false);
+    }
     let entries = index::decode_trusted(&raw, segment.base_offset, log_len);
     let Some(last) = entries.last().copied() else { return Ok(false) };
     if entries.len() * ENTRY_SIZE != raw.len() || last.position + BATCH_HEADER_SIZE as u64 > log_len {
