@@ -1,0 +1,265 @@
+//! The server's configuration: defaults, then a TOML file, then `WHIPPET_*` environment
+//! variables, then command-line flags, each overriding the one before. Unknown keys and bad
+//! values fail at start with the key's name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use whippet_storage::Durability;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub sharding: ShardingConfig,
+    pub storage: StorageConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Where the listener binds.
+    pub tcp_address: String,
+    /// Where streams, metadata and offsets live.
+    pub data_dir: PathBuf,
+    /// Listen backlog.
+    pub backlog: u32,
+    /// Frames longer than this are refused before their body is read.
+    pub max_frame_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShardingConfig {
+    /// `"auto"` (one per available core) or a number.
+    pub shards: ShardCount,
+    /// Cores to pin shards to, as `"0-3"`, `"0,2,4"` or a list; empty = the available cores.
+    pub cores: CoreList,
+    /// Pin each shard thread to its core.
+    pub pin: bool,
+    /// io_uring submission queue entries per shard.
+    pub ring_entries: u32,
+    /// Run on epoll when io_uring cannot be set up, instead of refusing to start.
+    pub allow_legacy_driver: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `always`, `interval:MS` or `never`.
+    pub durability: String,
+    pub segment_size: u64,
+    pub cache_size: usize,
+    pub verify_checksums: bool,
+    pub direct_io: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub root_username: String,
+    pub root_password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ShardCount {
+    Count(usize),
+    Word(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum CoreList {
+    List(Vec<usize>),
+    Spec(String),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig {
+                tcp_address: "127.0.0.1:8090".to_string(),
+                data_dir: PathBuf::from("whippet-data"),
+                backlog: 1024,
+                max_frame_size: 64 << 20,
+            },
+            sharding: ShardingConfig {
+                shards: ShardCount::Word("auto".to_string()),
+                cores: CoreList::Spec(String::new()),
+                pin: true,
+                ring_entries: 1024,
+                allow_legacy_driver: false,
+            },
+            storage: StorageConfig {
+                durability: "never".to_string(),
+                segment_size: 1 << 30,
+                cache_size: 8 << 20,
+                verify_checksums: true,
+                direct_io: false,
+            },
+            auth: AuthConfig { root_username: "iggy".to_string(), root_password: "iggy".to_string() },
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Config::default().server
+    }
+}
+impl Default for ShardingConfig {
+    fn default() -> Self {
+        Config::default().sharding
+    }
+}
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Config::default().storage
+    }
+}
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Config::default().auth
+    }
+}
+
+/// Sections a `WHIPPET_<SECTION>_<KEY>` variable may name.
+const SECTIONS: [&str; 4] = ["server", "sharding", "storage", "auth"];
+
+/// Short variables for the settings people change most.
+fn shortcut(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "root_username" => "auth.root_username",
+        "root_password" => "auth.root_password",
+        "data_dir" => "server.data_dir",
+        "tcp_address" => "server.tcp_address",
+        "shards" => "sharding.shards",
+        "cores" => "sharding.cores",
+        "pin" => "sharding.pin",
+        "durability" => "storage.durability",
+        _ => return None,
+    })
+}
+
+/// Maps a `WHIPPET_*` variable (prefix stripped, lowercased) to a config key, or `None` for
+/// variables that are not configuration (tests and tools use the prefix too).
+fn env_key(name: &str) -> Option<String> {
+    if let Some(key) = shortcut(name) {
+        return Some(key.to_string());
+    }
+    let (section, key) = name.split_once('_')?;
+    SECTIONS.contains(&section).then(|| format!("{section}.{key}"))
+}
+
+/// Loads the configuration: defaults, the file if given, then the environment.
+pub fn load(file: Option<&PathBuf>) -> Result<Config, String> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(file) = file {
+        if !file.exists() {
+            return Err(format!("config file {} does not exist", file.display()));
+        }
+        figment = figment.merge(Toml::file(file));
+    }
+    let env = Env::prefixed("WHIPPET_").filter_map(|name| env_key(name.as_str()).map(Into::into)).lowercase(false);
+    figment = figment.merge(env);
+    let config: Config = figment.extract().map_err(|e| e.to_string())?;
+    config.validate()?;
+    Ok(config)
+}
+
+impl Config {
+    /// Checks the values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        self.tcp_address()?;
+        self.durability()?;
+        self.shard_count()?;
+        self.cores()?;
+        if self.server.max_frame_size < 256 {
+            return Err("server.max_frame_size must be at least 256 bytes".to_string());
+        }
+        if self.storage.segment_size < 4096 {
+            return Err("storage.segment_size must be at least 4096 bytes".to_string());
+        }
+        Ok(())
+    }
+
+    pub fn tcp_address(&self) -> Result<SocketAddr, String> {
+        self.server.tcp_address.parse().map_err(|_| {
+            format!("server.tcp_address `{}` is not HOST:PORT with a numeric host", self.server.tcp_address)
+        })
+    }
+
+    pub fn durability(&self) -> Result<Durability, String> {
+        parse_durability(&self.storage.durability)
+    }
+
+    /// The cores shards may use, in order.
+    pub fn cores(&self) -> Result<Vec<usize>, String> {
+        let cores = match &self.sharding.cores {
+            CoreList::List(list) if !list.is_empty() => list.clone(),
+            CoreList::Spec(spec) if !spec.trim().is_empty() => {
+                whippet_shard::parse_cores(spec).map_err(|e| format!("sharding.cores: {e}"))?
+            }
+            _ => whippet_shard::available_cores(),
+        };
+        if cores.is_empty() { Ok(vec![0]) } else { Ok(cores) }
+    }
+
+    pub fn shard_count(&self) -> Result<usize, String> {
+        match &self.sharding.shards {
+            ShardCount::Count(0) => Err("sharding.shards must be at least 1".to_string()),
+            ShardCount::Count(n) => Ok(*n),
+            ShardCount::Word(word) if word == "auto" => Ok(whippet_shard::available_cores().len().max(1)),
+            ShardCount::Word(word) => match word.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("sharding.shards must be \"auto\" or a positive number, not `{word}`")),
+            },
+        }
+    }
+}
+
+/// Parses `always`, `interval:MS` or `never`.
+pub fn parse_durability(text: &str) -> Result<Durability, String> {
+    match text {
+        "always" => Ok(Durability::Always),
+        "never" => Ok(Durability::Never),
+        other => match other.strip_prefix("interval:").map(str::parse::<u64>) {
+            Some(Ok(ms)) if ms > 0 => Ok(Durability::Interval(Duration::from_millis(ms))),
+            _ => Err(format!("durability must be always, interval:MS (MS > 0) or never, not `{other}`")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_map_to_keys() {
+        assert_eq!(env_key("root_username").as_deref(), Some("auth.root_username"));
+        assert_eq!(env_key("server_max_frame_size").as_deref(), Some("server.max_frame_size"));
+        assert_eq!(env_key("crash_child_dir"), None);
+        assert_eq!(env_key("bench_dir"), None);
+    }
+
+    #[test]
+    fn durability_forms() {
+        assert_eq!(parse_durability("always"), Ok(Durability::Always));
+        assert_eq!(parse_durability("interval:50"), Ok(Durability::Interval(Duration::from_millis(50))));
+        assert!(parse_durability("interval:0").is_err());
+        assert!(parse_durability("sometimes").is_err());
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.tcp_address().unwrap().to_string(), "127.0.0.1:8090");
+    }
+}
