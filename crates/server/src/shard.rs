@@ -51,9 +51,8 @@ impl CounterRegistry {
         self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key).cloned()
     }
 
-    pub fn remove_topic(&self, stream: u32, topic: Option<u32>) {
-        let mut map = self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        map.retain(|key, _| !(key.stream == stream && topic.is_none_or(|t| t == key.topic)));
+    pub fn remove(&self, key: PartitionKey) {
+        self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
     }
 }
 
@@ -277,9 +276,14 @@ impl Shard {
         let dropped = dropped_partitions(&event);
         self.replica.borrow_mut().offer(version, event);
         if let Some((stream, topic)) = dropped {
-            self.partitions
-                .borrow_mut()
-                .retain(|key, _| !(key.stream == stream && topic.is_none_or(|t| t == key.topic)));
+            let gone = |key: &PartitionKey| key.stream == stream && topic.is_none_or(|t| t == key.topic);
+            let mut partitions = self.partitions.borrow_mut();
+            // Each shard forgets the counters of the partitions it owned, so a topic created
+            // again under the same id starts from its own figures.
+            for key in partitions.keys().filter(|key| gone(key)) {
+                self.shared.counters.remove(*key);
+            }
+            partitions.retain(|key, _| !gone(key));
         }
         self.open_owned_partitions();
     }
