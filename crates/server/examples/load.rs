@@ -149,10 +149,8 @@ async fn run(args: Args) -> Result<(), Failure> {
 }
 
 async fn connect(args: &Args) -> Result<IggyClient, Failure> {
-    let connection_string = format!(
-        "iggy://{}:{}@{}?reconnection_retries=0&nodelay=true",
-        args.username, args.password, args.address
-    );
+    let connection_string =
+        format!("iggy://{}:{}@{}?reconnection_retries=0&nodelay=true", args.username, args.password, args.address);
     let client = IggyClient::from_connection_string(&connection_string)?;
     client.connect().await?;
     Ok(client)
