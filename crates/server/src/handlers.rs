@@ -443,14 +443,28 @@ fn consumer_key(shard: &Shard, consumer: &Consumer, stream: u32, topic: u32) -> 
     }
 }
 
-async fn poll_messages(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
-    let request = decoded(PollMessages::decode(body))?;
-    let (stream, topic, partitions) = resolve_topic(shard, &request.stream, &request.topic)?;
-    let partition = request.partition_id.unwrap_or(0);
+/// The partition a consumer request names (partition 0 when it names none) and the
+/// consumer's storage key.
+fn consumer_partition(
+    shard: &Shard,
+    consumer: &Consumer,
+    stream: &Identifier,
+    topic: &Identifier,
+    partition_id: Option<u32>,
+) -> Result<(PartitionKey, ConsumerKey), Denied> {
+    let (stream, topic, partitions) = resolve_topic(shard, stream, topic)?;
+    let partition = partition_id.unwrap_or(0);
     if partition >= partitions {
         return Err(ErrorCode::PartitionNotFound.into());
     }
-    let key = consumer_key(shard, &request.consumer, stream, topic)?;
+    let key = consumer_key(shard, consumer, stream, topic)?;
+    Ok((PartitionKey { stream, topic, partition }, key))
+}
+
+async fn poll_messages(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
+    let request = decoded(PollMessages::decode(body))?;
+    let (partition_key, key) =
+        consumer_partition(shard, &request.consumer, &request.stream, &request.topic, request.partition_id)?;
     let from = match request.strategy {
         PollingStrategy::Offset(offset) => ReadFrom::Offset(offset),
         PollingStrategy::Timestamp(timestamp) => ReadFrom::Timestamp(timestamp),
@@ -460,11 +474,11 @@ async fn poll_messages(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
     };
     let auto_commit = request.auto_commit.then_some(key);
     let op = PartitionOp::Poll { from, count: request.count, auto_commit };
-    match shard.on_partition(PartitionKey { stream, topic, partition }, op).await {
+    match shard.on_partition(partition_key, op).await {
         PartitionOutcome::Polled { polled } => {
             let mut reply = Reply::default();
             responses::PollReplyPrefix {
-                partition_id: partition,
+                partition_id: partition_key.partition,
                 current_offset: polled.next_offset.saturating_sub(1),
                 messages_count: polled.count,
             }
@@ -478,14 +492,10 @@ async fn poll_messages(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
 
 async fn store_offset(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
     let request = decoded(StoreConsumerOffset::decode(body))?;
-    let (stream, topic, partitions) = resolve_topic(shard, &request.stream, &request.topic)?;
-    let partition = request.partition_id.unwrap_or(0);
-    if partition >= partitions {
-        return Err(ErrorCode::PartitionNotFound.into());
-    }
-    let key = consumer_key(shard, &request.consumer, stream, topic)?;
+    let (partition_key, key) =
+        consumer_partition(shard, &request.consumer, &request.stream, &request.topic, request.partition_id)?;
     let op = PartitionOp::StoreOffset { key, offset: request.offset };
-    match shard.on_partition(PartitionKey { stream, topic, partition }, op).await {
+    match shard.on_partition(partition_key, op).await {
         PartitionOutcome::Done => Ok(Reply::default()),
         other => Err(outcome_failure(other)),
     }
@@ -493,19 +503,15 @@ async fn store_offset(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
 
 async fn get_offset(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
     let request = decoded(GetConsumerOffset::decode(body))?;
-    let (stream, topic, partitions) = resolve_topic(shard, &request.stream, &request.topic)?;
-    let partition = request.partition_id.unwrap_or(0);
-    if partition >= partitions {
-        return Err(ErrorCode::PartitionNotFound.into());
-    }
-    let key = consumer_key(shard, &request.consumer, stream, topic)?;
-    match shard.on_partition(PartitionKey { stream, topic, partition }, PartitionOp::GetOffset { key }).await {
+    let (partition_key, key) =
+        consumer_partition(shard, &request.consumer, &request.stream, &request.topic, request.partition_id)?;
+    match shard.on_partition(partition_key, PartitionOp::GetOffset { key }).await {
         // No stored offset is an empty body (trap 8).
         PartitionOutcome::Offset { stored: None, .. } => Ok(Reply::default()),
         PartitionOutcome::Offset { stored: Some(stored), next_offset } => {
             let mut reply = Reply::default();
             responses::ConsumerOffsetInfo {
-                partition_id: partition,
+                partition_id: partition_key.partition,
                 current_offset: next_offset.saturating_sub(1),
                 stored_offset: stored,
             }
@@ -518,13 +524,9 @@ async fn get_offset(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
 
 async fn delete_offset(shard: &Rc<Shard>, body: &[u8]) -> Outcome {
     let request = decoded(DeleteConsumerOffset::decode(body))?;
-    let (stream, topic, partitions) = resolve_topic(shard, &request.stream, &request.topic)?;
-    let partition = request.partition_id.unwrap_or(0);
-    if partition >= partitions {
-        return Err(ErrorCode::PartitionNotFound.into());
-    }
-    let key = consumer_key(shard, &request.consumer, stream, topic)?;
-    match shard.on_partition(PartitionKey { stream, topic, partition }, PartitionOp::DeleteOffset { key }).await {
+    let (partition_key, key) =
+        consumer_partition(shard, &request.consumer, &request.stream, &request.topic, request.partition_id)?;
+    match shard.on_partition(partition_key, PartitionOp::DeleteOffset { key }).await {
         PartitionOutcome::Done => Ok(Reply::default()),
         other => Err(outcome_failure(other)),
     }
