@@ -112,6 +112,22 @@ pub enum Command {
         user_id: u32,
         name: String,
     },
+    JoinConsumerGroup {
+        stream: Ref,
+        topic: Ref,
+        group: Ref,
+        client_id: u32,
+    },
+    LeaveConsumerGroup {
+        stream: Ref,
+        topic: Ref,
+        group: Ref,
+        client_id: u32,
+    },
+    /// A client went away: it leaves every group it was in.
+    ClientGone {
+        client_id: u32,
+    },
 }
 
 impl Metadata {
@@ -127,7 +143,11 @@ impl Metadata {
             Command::DeleteTopic { .. } | Command::CreatePartitions { .. } | Command::DeletePartitions { .. } => {
                 self.decide_topic(command)
             }
-            Command::CreateConsumerGroup { .. } | Command::DeleteConsumerGroup { .. } => self.decide_group(command),
+            Command::CreateConsumerGroup { .. }
+            | Command::DeleteConsumerGroup { .. }
+            | Command::JoinConsumerGroup { .. }
+            | Command::LeaveConsumerGroup { .. }
+            | Command::ClientGone { .. } => self.decide_group(command),
             Command::CreateUser { .. }
             | Command::UpdateUser { .. }
             | Command::DeleteUser { .. }
@@ -311,6 +331,32 @@ impl Metadata {
                 let topic = stream.topic(topic)?;
                 let id = topic.consumer_group(stream.id, group)?.id;
                 Ok(Event::ConsumerGroupDeleted { stream_id: stream.id, topic_id: topic.id, id })
+            }
+            Command::JoinConsumerGroup { stream, topic, group, client_id } => {
+                let stream = self.stream(stream)?;
+                let topic = stream.topic(topic)?;
+                let group = topic.consumer_group(stream.id, group)?;
+                if group.members.contains(client_id) {
+                    return Err(MetadataError::AlreadyMember { group_id: group.id, client_id: *client_id });
+                }
+                let (stream_id, topic_id, group_id) = (stream.id, topic.id, group.id);
+                Ok(Event::ConsumerGroupMemberJoined { stream_id, topic_id, group_id, client_id: *client_id })
+            }
+            Command::LeaveConsumerGroup { stream, topic, group, client_id } => {
+                let stream = self.stream(stream)?;
+                let topic = stream.topic(topic)?;
+                let group = topic.consumer_group(stream.id, group)?;
+                if !group.members.contains(client_id) {
+                    return Err(MetadataError::NotMember { group_id: group.id, client_id: *client_id });
+                }
+                let (stream_id, topic_id, group_id) = (stream.id, topic.id, group.id);
+                Ok(Event::ConsumerGroupMemberLeft { stream_id, topic_id, group_id, client_id: *client_id })
+            }
+            Command::ClientGone { client_id } => {
+                if self.memberships(*client_id).is_empty() {
+                    return Err(MetadataError::NotMember { group_id: u32::MAX, client_id: *client_id });
+                }
+                Ok(Event::ClientGone { client_id: *client_id })
             }
             _ => unreachable!("not a consumer group command"),
         }

@@ -65,6 +65,10 @@ pub enum MetadataError {
     ConsumerGroupNameNotFound { stream_id: u32, topic_id: u32, name: String },
     #[error("consumer group with name {name:?} already exists in topic {topic_id} of stream {stream_id}")]
     ConsumerGroupNameAlreadyExists { stream_id: u32, topic_id: u32, name: String },
+    #[error("client {client_id} is already a member of consumer group {group_id}")]
+    AlreadyMember { group_id: u32, client_id: u32 },
+    #[error("client {client_id} is not a member of consumer group {group_id}")]
+    NotMember { group_id: u32, client_id: u32 },
     #[error("user with id {0} was not found")]
     UserIdNotFound(u32),
     #[error("user with name {0:?} was not found")]
@@ -107,6 +111,9 @@ impl MetadataError {
             MetadataError::ConsumerGroupIdNotFound { .. } => 5000,
             MetadataError::ConsumerGroupNameNotFound { .. } => 5003,
             MetadataError::ConsumerGroupNameAlreadyExists { .. } => 5004,
+            // Iggy's join is idempotent; the server answers success for it.
+            MetadataError::AlreadyMember { .. } => 5007,
+            MetadataError::NotMember { .. } => 5006,
             // Iggy reports a missing user or token as ResourceNotFound.
             MetadataError::UserIdNotFound(_)
             | MetadataError::UserNameNotFound(_)

@@ -110,6 +110,22 @@ pub enum Event {
         user_id: u32,
         name: String,
     },
+    ConsumerGroupMemberJoined {
+        stream_id: u32,
+        topic_id: u32,
+        group_id: u32,
+        client_id: u32,
+    },
+    ConsumerGroupMemberLeft {
+        stream_id: u32,
+        topic_id: u32,
+        group_id: u32,
+        client_id: u32,
+    },
+    /// The client left every group it was in.
+    ClientGone {
+        client_id: u32,
+    },
 }
 
 impl Metadata {
@@ -129,7 +145,11 @@ impl Metadata {
             | Event::TopicDeleted { .. }
             | Event::PartitionsCreated { .. }
             | Event::PartitionsDeleted { .. } => self.apply_topic(event),
-            Event::ConsumerGroupCreated { .. } | Event::ConsumerGroupDeleted { .. } => self.apply_group(event),
+            Event::ConsumerGroupCreated { .. }
+            | Event::ConsumerGroupDeleted { .. }
+            | Event::ConsumerGroupMemberJoined { .. }
+            | Event::ConsumerGroupMemberLeft { .. }
+            | Event::ClientGone { .. } => self.apply_group(event),
             Event::UserCreated { .. }
             | Event::UserUpdated { .. }
             | Event::UserDeleted { .. }
@@ -200,10 +220,12 @@ impl Metadata {
                 let topic = self.topic_mut(*stream_id, *topic_id);
                 topic.partitions_count = topic.partitions_count.checked_add(*count).expect("partitions overflow");
                 assert!(topic.partitions_count <= crate::model::PARTITIONS_MAX);
+                topic.consumer_groups.values_mut().for_each(|group| group.generation += 1);
             }
             Event::PartitionsDeleted { stream_id, topic_id, count } => {
                 let topic = self.topic_mut(*stream_id, *topic_id);
                 topic.partitions_count = topic.partitions_count.checked_sub(*count).expect("partitions underflow");
+                topic.consumer_groups.values_mut().for_each(|group| group.generation += 1);
             }
             _ => unreachable!("not a topic event"),
         }
@@ -215,12 +237,40 @@ impl Metadata {
                 let topic = self.topic_mut(*stream_id, *topic_id);
                 assert!(!topic.consumer_groups.contains_key(id), "group id {id} taken");
                 assert!(topic.group_ids.insert(name.clone(), *id).is_none(), "group name {name:?} taken");
-                topic.consumer_groups.insert(*id, ConsumerGroup { id: *id, name: name.clone() });
+                let group = ConsumerGroup { id: *id, name: name.clone(), members: Vec::new(), generation: 0 };
+                topic.consumer_groups.insert(*id, group);
             }
             Event::ConsumerGroupDeleted { stream_id, topic_id, id } => {
                 let topic = self.topic_mut(*stream_id, *topic_id);
                 let group = topic.consumer_groups.remove(id).unwrap_or_else(|| panic!("group {id} missing"));
                 assert_eq!(topic.group_ids.remove(&group.name), Some(*id));
+            }
+            Event::ConsumerGroupMemberJoined { stream_id, topic_id, group_id, client_id } => {
+                let group = self.group_mut(*stream_id, *topic_id, *group_id);
+                assert!(!group.members.contains(client_id), "client {client_id} already in group {group_id}");
+                group.members.push(*client_id);
+                group.generation += 1;
+            }
+            Event::ConsumerGroupMemberLeft { stream_id, topic_id, group_id, client_id } => {
+                let group = self.group_mut(*stream_id, *topic_id, *group_id);
+                let before = group.members.len();
+                group.members.retain(|m| m != client_id);
+                assert_ne!(before, group.members.len(), "client {client_id} not in group {group_id}");
+                group.generation += 1;
+            }
+            Event::ClientGone { client_id } => {
+                for group in self
+                    .streams
+                    .values_mut()
+                    .flat_map(|s| s.topics.values_mut())
+                    .flat_map(|t| t.consumer_groups.values_mut())
+                {
+                    let before = group.members.len();
+                    group.members.retain(|m| m != client_id);
+                    if before != group.members.len() {
+                        group.generation += 1;
+                    }
+                }
             }
             _ => unreachable!("not a consumer group event"),
         }
@@ -276,6 +326,11 @@ impl Metadata {
     fn topic_mut(&mut self, stream_id: u32, topic_id: u32) -> &mut Topic {
         let stream = self.stream_mut(stream_id);
         stream.topics.get_mut(&topic_id).unwrap_or_else(|| panic!("topic {stream_id}/{topic_id} missing"))
+    }
+
+    fn group_mut(&mut self, stream_id: u32, topic_id: u32, group_id: u32) -> &mut ConsumerGroup {
+        let topic = self.topic_mut(stream_id, topic_id);
+        topic.consumer_groups.get_mut(&group_id).unwrap_or_else(|| panic!("group {group_id} missing"))
     }
 
     fn user_mut(&mut self, user_id: u32) -> &mut User {

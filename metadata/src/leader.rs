@@ -60,6 +60,7 @@ impl<S: Storage> Leader<S> {
         for (version, event) in &events {
             metadata.apply(*version, event);
         }
+        metadata.clear_memberships();
         Ok((Leader { metadata, log }, report))
     }
 

@@ -77,11 +77,38 @@ pub struct Topic {
     pub(crate) group_ids: BTreeMap<String, u32>,
 }
 
-/// A consumer group; membership is connection state and comes later.
+/// A consumer group and its members.
+///
+/// Members are client ids in join order. Membership goes through the leader like every other
+/// change, so every shard computes the same assignment; it is session state all the same, so
+/// [`Metadata::clear_memberships`] drops it when the server starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsumerGroup {
     pub id: u32,
     pub name: String,
+    pub members: Vec<u32>,
+    /// Bumped on every change of membership or of the topic's partition count; a member whose
+    /// cached assignment is older re-syncs.
+    pub generation: u64,
+}
+
+impl ConsumerGroup {
+    /// The partitions `member` owns among `0..partitions_count`: partition `p` goes to the
+    /// member at position `p % members`, so counts differ by at most one and each partition
+    /// has exactly one member. Empty when `member` is not in the group.
+    pub fn assignment(&self, member: u32, partitions_count: u32) -> Vec<u32> {
+        let Some(index) = self.members.iter().position(|m| *m == member) else { return Vec::new() };
+        let members = self.members.len() as u32;
+        (0..partitions_count).filter(|p| p % members == index as u32).collect()
+    }
+
+    /// The member that owns `partition`, if any.
+    pub fn owner_of(&self, partition: u32) -> Option<u32> {
+        if self.members.is_empty() {
+            return None;
+        }
+        self.members.get((partition % self.members.len() as u32) as usize).copied()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +206,34 @@ impl Metadata {
         self.users.values().find_map(|user| {
             user.personal_access_tokens.values().find(|token| token.token_hash == token_hash).map(|token| (user, token))
         })
+    }
+
+    /// The groups `client_id` is a member of, as (stream, topic, group) ids.
+    pub fn memberships(&self, client_id: u32) -> Vec<(u32, u32, u32)> {
+        let mut found = Vec::new();
+        for stream in self.streams.values() {
+            for topic in stream.topics.values() {
+                for group in topic.consumer_groups.values() {
+                    if group.members.contains(&client_id) {
+                        found.push((stream.id, topic.id, group.id));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Forgets every group member: clients do not survive a restart, and their ids are reused.
+    /// The leader calls it after replaying its log, before any replica is made.
+    pub fn clear_memberships(&mut self) {
+        for group in
+            self.streams.values_mut().flat_map(|s| s.topics.values_mut()).flat_map(|t| t.consumer_groups.values_mut())
+        {
+            if !group.members.is_empty() {
+                group.members.clear();
+                group.generation += 1;
+            }
+        }
     }
 
     pub fn counts(&self) -> Counts {

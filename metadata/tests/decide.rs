@@ -290,3 +290,44 @@ fn every_event_round_trips_through_postcard() {
         assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), event);
     }
 }
+
+#[test]
+fn group_members_share_partitions_and_leave_on_disconnect() {
+    let mut metadata = Metadata::new();
+    commit(&mut metadata, create_stream("s"));
+    commit(&mut metadata, create_topic(Ref::Id(0), "t", 6));
+    commit(&mut metadata, Command::CreateConsumerGroup { stream: Ref::Id(0), topic: Ref::Id(0), name: "g".into() });
+    let join =
+        |client_id| Command::JoinConsumerGroup { stream: Ref::Id(0), topic: Ref::Id(0), group: name("g"), client_id };
+    for client in [7, 3, 9] {
+        commit(&mut metadata, join(client));
+    }
+    assert_eq!(metadata.decide(&join(3), 1).unwrap_err().iggy_code(), 5007);
+    let group = |m: &Metadata| m.topic(&Ref::Id(0), &Ref::Id(0)).unwrap().consumer_groups[&0].clone();
+    let g = group(&metadata);
+    assert_eq!(g.members, [7, 3, 9]);
+    assert_eq!(g.generation, 3);
+    assert_eq!(g.assignment(7, 6), [0, 3]);
+    assert_eq!(g.assignment(3, 6), [1, 4]);
+    assert_eq!(g.assignment(9, 6), [2, 5]);
+    assert_eq!(g.assignment(1, 6), Vec::<u32>::new());
+    for partition in 0..6 {
+        let owners: Vec<_> = [7, 3, 9].into_iter().filter(|m| g.assignment(*m, 6).contains(&partition)).collect();
+        assert_eq!(owners, [g.owner_of(partition).unwrap()]);
+    }
+    let leave = Command::LeaveConsumerGroup { stream: Ref::Id(0), topic: Ref::Id(0), group: Ref::Id(0), client_id: 3 };
+    commit(&mut metadata, leave.clone());
+    assert_eq!(metadata.decide(&leave, 1).unwrap_err().iggy_code(), 5006);
+    let g = group(&metadata);
+    assert_eq!((g.assignment(7, 6), g.assignment(9, 6)), (vec![0, 2, 4], vec![1, 3, 5]));
+    assert_eq!(metadata.memberships(9), [(0, 0, 0)]);
+    commit(&mut metadata, Command::ClientGone { client_id: 9 });
+    assert_eq!(group(&metadata).members, [7]);
+    assert!(metadata.decide(&Command::ClientGone { client_id: 9 }, 1).is_err());
+    commit(&mut metadata, Command::CreatePartitions { stream: Ref::Id(0), topic: Ref::Id(0), count: 2 });
+    assert_eq!(group(&metadata).assignment(7, 8).len(), 8);
+    let before = group(&metadata).generation;
+    metadata.clear_memberships();
+    assert!(group(&metadata).members.is_empty());
+    assert!(group(&metadata).generation > before);
+}
