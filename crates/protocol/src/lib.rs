@@ -6,16 +6,24 @@
 //! - [`requests`] / [`responses`]: typed payloads, built from the pieces in [`types`] with the
 //!   bounds-checked [`wire::Reader`].
 //! - [`batch`]: the message batch record (SendMessages body, stored record, poll reply).
+//! - [`permissions`]: the permission set and Iggy's authorization rules; [`users`],
+//!   [`groups`], [`system`]: the admin payloads of both generations (users and tokens,
+//!   consumer groups, stats, options catalog, partitions, segments, flush, UpdateTopic).
 
 // No unwrap on external input or I/O outside tests: errors are values here.
 #![warn(clippy::unwrap_used)]
 
 pub mod batch;
 pub mod codes;
+pub mod groups;
+pub mod legacy;
+pub mod permissions;
 pub mod requests;
 pub mod responses;
 pub mod status;
+pub mod system;
 pub mod types;
+pub mod users;
 pub mod vsr;
 pub mod wire;
 
