@@ -78,3 +78,45 @@ pub async fn read_vsr_frame<S: AsyncReadRentExt>(
     let Some(body) = read_exactly(stream, body_len).await? else { return Err(FrameError::Closed) };
     Ok(VsrFrame { header, body })
 }
+
+/// A complete legacy frame: the command code and its payload.
+#[derive(Debug)]
+pub struct LegacyFrame {
+    pub code: u32,
+    pub payload: BytesMut,
+}
+
+/// Why a legacy frame was refused from its header. The caller answers InvalidCommand and
+/// closes: the body was not read, so the stream cannot be resynchronised.
+#[derive(Debug, thiserror::Error)]
+pub enum LegacyFrameError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("legacy frame length {length} is outside 4..={max}")]
+    BadLength { length: u32, max: u64 },
+}
+
+/// Reads one legacy frame `[length u32][code u32][payload]`, where `length` counts the code
+/// and the payload (protocol.md §3.2). `prefix` holds bytes already read from its start.
+/// `max_payload(code)` is the largest payload allowed for that code; a longer one is refused
+/// before its body is read.
+pub async fn read_legacy_frame<S: AsyncReadRentExt>(
+    stream: &mut S,
+    prefix: Option<BytesMut>,
+    max_payload: impl Fn(u32) -> u32,
+) -> Result<LegacyFrame, LegacyFrameError> {
+    let mut header = prefix.unwrap_or_default();
+    let rest = 8 - header.len();
+    let Some(tail) = read_exactly(stream, rest).await? else { return Err(FrameError::Closed.into()) };
+    header.extend_from_slice(&tail);
+    let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let code = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let max = u64::from(max_payload(code)) + 4;
+    if length < 4 || u64::from(length) > max {
+        return Err(LegacyFrameError::BadLength { length, max });
+    }
+    let Some(payload) = read_exactly(stream, length as usize - 4).await? else {
+        return Err(FrameError::Closed.into());
+    };
+    Ok(LegacyFrame { code, payload })
+}

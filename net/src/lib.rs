@@ -6,5 +6,7 @@ pub mod frame;
 pub mod output;
 
 pub use acceptor::{Acceptor, AcceptorStop};
-pub use frame::{Dialect, FrameError, VsrFrame, read_vsr_frame, sniff};
+pub use frame::{
+    Dialect, FrameError, LegacyFrame, LegacyFrameError, VsrFrame, read_legacy_frame, read_vsr_frame, sniff,
+};
 pub use output::Output;
