@@ -18,6 +18,18 @@ pub struct Config {
     pub sharding: ShardingConfig,
     pub storage: StorageConfig,
     pub auth: AuthConfig,
+    pub heartbeat: HeartbeatConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatConfig {
+    /// Drop clients that stay silent too long. Any request counts as a heartbeat; the SDKs
+    /// ping every 5 s by default.
+    pub enabled: bool,
+    /// A client silent for more than 1.2 × this (e.g. `"30s"`, `"500ms"`) is dropped and its
+    /// consumer-group memberships are released.
+    pub interval: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,6 +116,7 @@ impl Default for Config {
                 direct_io: false,
             },
             auth: AuthConfig { root_username: "iggy".to_string(), root_password: "iggy".to_string() },
+            heartbeat: HeartbeatConfig { enabled: true, interval: "30s".to_string() },
         }
     }
 }
@@ -123,6 +136,11 @@ impl Default for StorageConfig {
         Config::default().storage
     }
 }
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        Config::default().heartbeat
+    }
+}
 impl Default for AuthConfig {
     fn default() -> Self {
         Config::default().auth
@@ -130,7 +148,7 @@ impl Default for AuthConfig {
 }
 
 /// Sections a `WHIPPET_<SECTION>_<KEY>` variable may name.
-const SECTIONS: [&str; 4] = ["server", "sharding", "storage", "auth"];
+const SECTIONS: [&str; 5] = ["server", "sharding", "storage", "auth", "heartbeat"];
 
 /// Short variables for the settings people change most.
 fn shortcut(name: &str) -> Option<&'static str> {
@@ -166,7 +184,15 @@ pub fn load(file: Option<&PathBuf>) -> Result<Config, String> {
         }
         figment = figment.merge(Toml::file(file));
     }
-    let env = Env::prefixed("WHIPPET_").filter_map(|name| env_key(name.as_str()).map(Into::into)).lowercase(false);
+    // Only names that are configuration keys: tools and tests share the prefix
+    // (WHIPPET_SERVER_BIN, WHIPPET_CRASH_SEED) and must not fail the start.
+    let known = Figment::from(Serialized::defaults(Config::default()));
+    let env = Env::prefixed("WHIPPET_")
+        .filter_map(move |name| {
+            let key = env_key(&name.as_str().to_ascii_lowercase())?;
+            known.find_value(&key).is_ok().then(|| key.into())
+        })
+        .lowercase(false);
     figment = figment.merge(env);
     let config: Config = figment.extract().map_err(|e| e.to_string())?;
     config.validate()?;
@@ -183,10 +209,21 @@ impl Config {
         if self.server.max_frame_size < 256 {
             return Err("server.max_frame_size must be at least 256 bytes".to_string());
         }
+        self.heartbeat_window()?;
         if self.storage.segment_size < 4096 {
             return Err("storage.segment_size must be at least 4096 bytes".to_string());
         }
         Ok(())
+    }
+
+    /// How long a client may stay silent before it is dropped; `None` when heartbeats are off.
+    pub fn heartbeat_window(&self) -> Result<Option<Duration>, String> {
+        let interval = humantime::parse_duration(&self.heartbeat.interval)
+            .map_err(|e| format!("heartbeat.interval `{}`: {e}", self.heartbeat.interval))?;
+        if interval.is_zero() {
+            return Err("heartbeat.interval must be more than zero".to_string());
+        }
+        Ok(self.heartbeat.enabled.then(|| interval.mul_f64(1.2)))
     }
 
     pub fn tcp_address(&self) -> Result<SocketAddr, String> {
@@ -246,6 +283,23 @@ mod tests {
         assert_eq!(env_key("server_max_frame_size").as_deref(), Some("server.max_frame_size"));
         assert_eq!(env_key("crash_child_dir"), None);
         assert_eq!(env_key("bench_dir"), None);
+    }
+
+    #[test]
+    fn environment_overrides_and_ignores_non_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WHIPPET_STORAGE_SEGMENT_SIZE", "8192");
+            jail.set_env("WHIPPET_SHARDS", "3");
+            jail.set_env("WHIPPET_SERVER_BIN", "/somewhere/whippet-server");
+            jail.set_env("WHIPPET_HEARTBEAT_INTERVAL", "2s");
+            let config = load(None).map_err(|e| figment::Error::from(e))?;
+            assert_eq!(config.storage.segment_size, 8192);
+            assert_eq!(config.shard_count().ok(), Some(3));
+            assert_eq!(config.heartbeat_window().ok().flatten(), Some(Duration::from_millis(2400)));
+            jail.set_env("WHIPPET_SHARDS", "abc");
+            assert!(load(None).is_err());
+            Ok(())
+        });
     }
 
     #[test]

@@ -33,6 +33,9 @@ struct Cli {
     /// Default durability of partitions: always, interval:MS or never.
     #[arg(long)]
     durability: Option<String>,
+    /// Heartbeat interval (e.g. 30s): clients silent for 1.2 × this are dropped. `0` turns it off.
+    #[arg(long)]
+    heartbeat_interval: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +80,14 @@ fn load(cli: &Cli) -> Result<config::Config, String> {
     }
     if let Some(durability) = &cli.durability {
         config.storage.durability = durability.clone();
+    }
+    match cli.heartbeat_interval.as_deref() {
+        Some("0") => config.heartbeat.enabled = false,
+        Some(interval) => {
+            config.heartbeat.enabled = true;
+            config.heartbeat.interval = interval.to_string();
+        }
+        None => {}
     }
     config.validate()?;
     Ok(config)

@@ -20,10 +20,29 @@ pub struct PartitionKey {
 #[derive(Debug)]
 pub enum PartitionOp {
     Append(BytesMut),
-    Poll { from: ReadFrom, count: u32, auto_commit: Option<ConsumerKey> },
-    StoreOffset { key: ConsumerKey, offset: u64 },
-    GetOffset { key: ConsumerKey },
-    DeleteOffset { key: ConsumerKey },
+    Poll {
+        from: ReadFrom,
+        count: u32,
+        auto_commit: Option<ConsumerKey>,
+    },
+    StoreOffset {
+        key: ConsumerKey,
+        offset: u64,
+    },
+    GetOffset {
+        key: ConsumerKey,
+    },
+    DeleteOffset {
+        key: ConsumerKey,
+    },
+    /// Removes every message; the next offset stays.
+    Purge,
+    /// Removes the oldest `count` closed segments.
+    DeleteSegments {
+        count: u32,
+    },
+    /// Makes everything appended so far durable (FLUSH_UNSAVED_BUFFER with fsync).
+    Sync,
 }
 
 /// The owner's answer.

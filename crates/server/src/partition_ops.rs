@@ -47,6 +47,18 @@ pub async fn run(partition: &Partition, op: PartitionOp) -> PartitionOutcome {
             },
             Err(error) => storage_failure(&error),
         },
+        PartitionOp::Purge => match partition.purge().await {
+            Ok(_) => PartitionOutcome::Done,
+            Err(error) => storage_failure(&error),
+        },
+        PartitionOp::DeleteSegments { count } => match partition.delete_oldest_segments(count).await {
+            Ok(_) => PartitionOutcome::Done,
+            Err(error) => storage_failure(&error),
+        },
+        PartitionOp::Sync => match partition.sync().await {
+            Ok(()) => PartitionOutcome::Done,
+            Err(error) => storage_failure(&error),
+        },
     }
 }
 

@@ -43,6 +43,9 @@ pub fn run(config: Config) -> Result<(), String> {
         max_frame_size: config.server.max_frame_size,
         counters: CounterRegistry::default(),
         next_client_id: AtomicU64::new(1),
+        clients: crate::shard::ClientRegistry::default(),
+        heartbeat_window: config.heartbeat_window()?,
+        started_at: now_micros(),
     });
     let (mailboxes, inboxes) =
         whippet_shard::mesh::<Message>(shards).map_err(|e| format!("cannot build the shard mesh: {e}"))?;

@@ -56,6 +56,52 @@ impl CounterRegistry {
     }
 }
 
+/// A connected client, for GET_CLIENTS / GET_CLIENT / stats. Touched on connect, login and
+/// disconnect only.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    pub address: SocketAddr,
+    pub user_id: Option<u32>,
+    pub dialect: whippet_net::Dialect,
+}
+
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    map: std::sync::Mutex<std::collections::BTreeMap<u32, ClientRecord>>,
+}
+
+impl ClientRegistry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u32, ClientRecord>> {
+        self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn connected(&self, client_id: u32, address: SocketAddr, dialect: whippet_net::Dialect) {
+        self.lock().insert(client_id, ClientRecord { address, user_id: None, dialect });
+    }
+
+    pub fn logged_in(&self, client_id: u32, user_id: Option<u32>) {
+        if let Some(record) = self.lock().get_mut(&client_id) {
+            record.user_id = user_id;
+        }
+    }
+
+    pub fn remove(&self, client_id: u32) {
+        self.lock().remove(&client_id);
+    }
+
+    pub fn get(&self, client_id: u32) -> Option<ClientRecord> {
+        self.lock().get(&client_id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<(u32, ClientRecord)> {
+        self.lock().iter().map(|(id, record)| (*id, record.clone())).collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+}
+
 /// Settings every shard shares.
 pub struct Shared {
     pub shards: usize,
@@ -66,6 +112,11 @@ pub struct Shared {
     pub counters: CounterRegistry,
     /// Client ids, unique across shards.
     pub next_client_id: AtomicU64,
+    pub clients: ClientRegistry,
+    /// How long a client may stay silent; `None` = heartbeats off.
+    pub heartbeat_window: Option<std::time::Duration>,
+    /// µs timestamp of the start, for stats.
+    pub started_at: u64,
 }
 
 struct OpenPartition {
@@ -202,6 +253,16 @@ impl Shard {
         answer.await.unwrap_or_else(|_| failed(1, "the owning shard dropped the request"))
     }
 
+    /// A client went away: it leaves the clients list and every group it joined.
+    pub async fn client_gone(&self, client_id: u32) {
+        self.shared.clients.remove(client_id);
+        if !self.with_metadata(|m| m.memberships(client_id).is_empty())
+            && let Err(failure) = self.change_metadata(Command::ClientGone { client_id }).await
+        {
+            tracing::debug!(client_id, reason = %failure.reason, "group memberships not released");
+        }
+    }
+
     /// Opens (once) a partition this shard owns and returns it.
     async fn open_partition(&self, key: PartitionKey) -> Result<(Partition, Arc<PartitionCounters>), PartitionOutcome> {
         let exists = self.with_metadata(|m| {
@@ -273,10 +334,12 @@ impl Shard {
 
     /// Applies a committed event to the replica and to the partitions this shard owns.
     fn apply_event(self: &Rc<Self>, version: u64, event: Arc<Event>) {
-        let dropped = dropped_partitions(&event);
+        let dropped = self.with_metadata(|m| dropped_partitions(m, &event));
         self.replica.borrow_mut().offer(version, event);
-        if let Some((stream, topic)) = dropped {
-            let gone = |key: &PartitionKey| key.stream == stream && topic.is_none_or(|t| t == key.topic);
+        if let Some((stream, topic, from_partition)) = dropped {
+            let gone = |key: &PartitionKey| {
+                key.stream == stream && topic.is_none_or(|t| t == key.topic) && key.partition >= from_partition
+            };
             let mut partitions = self.partitions.borrow_mut();
             // Each shard forgets the counters of the partitions it owned, so a topic created
             // again under the same id starts from its own figures.
@@ -366,11 +429,16 @@ impl Shard {
     }
 }
 
-/// The partitions an event removes: (stream, Some(topic)) or (stream, None) for all topics.
-fn dropped_partitions(event: &Event) -> Option<(u32, Option<u32>)> {
+/// The partitions an event removes, judged on the state before it: (stream, Some(topic) or
+/// None for all topics, the first removed partition id).
+fn dropped_partitions(metadata: &Metadata, event: &Event) -> Option<(u32, Option<u32>, u32)> {
     match event {
-        Event::StreamDeleted { id } => Some((*id, None)),
-        Event::TopicDeleted { stream_id, id } => Some((*stream_id, Some(*id))),
+        Event::StreamDeleted { id } => Some((*id, None, 0)),
+        Event::TopicDeleted { stream_id, id } => Some((*stream_id, Some(*id), 0)),
+        Event::PartitionsDeleted { stream_id, topic_id, count } => {
+            let current = metadata.streams().get(stream_id)?.topics.get(topic_id)?.partitions_count;
+            Some((*stream_id, Some(*topic_id), current.saturating_sub(*count)))
+        }
         _ => None,
     }
 }
@@ -409,9 +477,15 @@ async fn run_leader(
     mut commands: mpsc::unbounded::Rx<(Box<Command>, ReplyTo)>,
 ) {
     while let Some((command, reply_to)) = commands.recv().await {
+        let before = match &*command {
+            Command::DeletePartitions { stream, topic, .. } => {
+                leader.metadata().topic(stream, topic).ok().map(|t| t.partitions_count)
+            }
+            _ => None,
+        };
         let result = match leader.submit(&command, now_micros()).await {
             Ok(committed) => {
-                remove_deleted_data(&shard.shared.data_dir, &committed.event);
+                remove_deleted_data(&shard.shared.data_dir, &committed.event, before);
                 for (index, mailbox) in shard.mailboxes.iter().enumerate() {
                     if index != shard.id {
                         let _ =
@@ -445,17 +519,28 @@ async fn run_leader(
 
 /// Deletes the files of a deleted stream or topic. The owners drop their handles when they
 /// apply the event; open descriptors keep working until then.
-fn remove_deleted_data(data_dir: &std::path::Path, event: &Event) {
-    let dir = match event {
-        Event::StreamDeleted { id } => data_dir.join("streams").join(id.to_string()),
+/// `partitions_before` is the topic's partition count before a DeletePartitions.
+fn remove_deleted_data(data_dir: &std::path::Path, event: &Event, partitions_before: Option<u32>) {
+    let dirs = match event {
+        Event::StreamDeleted { id } => vec![data_dir.join("streams").join(id.to_string())],
         Event::TopicDeleted { stream_id, id } => {
-            data_dir.join("streams").join(stream_id.to_string()).join("topics").join(id.to_string())
+            vec![data_dir.join("streams").join(stream_id.to_string()).join("topics").join(id.to_string())]
+        }
+        Event::PartitionsDeleted { stream_id, topic_id, count } => {
+            let before = partitions_before.unwrap_or(0);
+            (before.saturating_sub(*count)..before)
+                .map(|partition| {
+                    partition_dir(data_dir, PartitionKey { stream: *stream_id, topic: *topic_id, partition })
+                })
+                .collect()
         }
         _ => return,
     };
-    if let Err(error) = std::fs::remove_dir_all(&dir)
-        && error.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(dir = %dir.display(), %error, "could not remove deleted data");
+    for dir in dirs {
+        if let Err(error) = std::fs::remove_dir_all(&dir)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %dir.display(), %error, "could not remove deleted data");
+        }
     }
 }
