@@ -93,16 +93,15 @@ enum Target {
 
 /// The storage key of a consumer: a numeric id, or `xxh32(name)` for a named one (trap 21),
 /// or the group's id.
+/// `(stream, topic, partitions)` come from [`resolve_topic`].
 fn resolve_consumer(
     shard: &Shard,
     session: &mut Session,
     consumer: &Consumer,
-    stream: &Identifier,
-    topic: &Identifier,
+    (stream, topic, partitions): (u32, u32, u32),
     partition_id: Option<u32>,
     polling: bool,
 ) -> Result<Target, Denied> {
-    let (stream, topic, partitions) = resolve_topic(shard, stream, topic)?;
     let partition_key = |partition: u32| PartitionKey { stream, topic, partition };
     match consumer.kind {
         ConsumerKind::Consumer => {
@@ -167,17 +166,9 @@ fn empty_poll(partition_id: u32) -> Reply {
 
 pub async fn poll(shard: &Rc<Shard>, session: &mut Session, body: &[u8]) -> Outcome {
     let request = decoded(PollMessages::decode(body))?;
-    let (stream, topic, _) = resolve_topic(shard, &request.stream, &request.topic)?;
-    authorize(shard, session, Action::PollMessages { stream, topic })?;
-    let target = resolve_consumer(
-        shard,
-        session,
-        &request.consumer,
-        &request.stream,
-        &request.topic,
-        request.partition_id,
-        true,
-    )?;
+    let resolved = resolve_topic(shard, &request.stream, &request.topic)?;
+    authorize(shard, session, Action::PollMessages { stream: resolved.0, topic: resolved.1 })?;
+    let target = resolve_consumer(shard, session, &request.consumer, resolved, request.partition_id, true)?;
     let (partition_key, key) = match target {
         Target::Partition(partition, key) => (partition, key),
         Target::Resync => return Ok(empty_poll(RESYNC_REQUIRED_PARTITION)),
@@ -265,9 +256,9 @@ fn offset_target(
     topic: &Identifier,
     partition_id: Option<u32>,
 ) -> Result<Option<(PartitionKey, ConsumerKey)>, Denied> {
-    let (stream_id, topic_id, _) = resolve_topic(shard, stream, topic)?;
-    authorize(shard, session, Action::PollMessages { stream: stream_id, topic: topic_id })?;
-    match resolve_consumer(shard, session, consumer, stream, topic, partition_id, false)? {
+    let resolved = resolve_topic(shard, stream, topic)?;
+    authorize(shard, session, Action::PollMessages { stream: resolved.0, topic: resolved.1 })?;
+    match resolve_consumer(shard, session, consumer, resolved, partition_id, false)? {
         Target::Partition(partition, key) => Ok(Some((partition, key))),
         Target::Resync | Target::Nothing => Ok(None),
     }
