@@ -286,13 +286,15 @@ mod tests {
     }
 
     #[test]
+    // The closure's error type is figment's own, which is what Jail expects.
+    #[allow(clippy::result_large_err)]
     fn environment_overrides_and_ignores_non_keys() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("WHIPPET_STORAGE_SEGMENT_SIZE", "8192");
             jail.set_env("WHIPPET_SHARDS", "3");
             jail.set_env("WHIPPET_SERVER_BIN", "/somewhere/whippet-server");
             jail.set_env("WHIPPET_HEARTBEAT_INTERVAL", "2s");
-            let config = load(None).map_err(|e| figment::Error::from(e))?;
+            let config = load(None).map_err(figment::Error::from)?;
             assert_eq!(config.storage.segment_size, 8192);
             assert_eq!(config.shard_count().ok(), Some(3));
             assert_eq!(config.heartbeat_window().ok().flatten(), Some(Duration::from_millis(2400)));
