@@ -397,3 +397,39 @@ impl UpdateTopic {
 
 #[cfg(test)]
 mod tests;
+
+/// GET_SNAPSHOT_FILE (11): `[compression u8][types_count u8][type u8 × count]` (protocol.md
+/// §5.1, §2.10). Compression 1 Stored, 2 Deflated, 3 Bzip2, 4 Zstd, 5 Lzma, 6 Xz; types 1
+/// FilesystemOverview, 2 ProcessList, 3 ResourceUsage, 4 Test, 5 ServerLogs, 6 ServerConfig,
+/// 100 All. Codes outside those are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetSnapshot {
+    pub compression: u8,
+    pub types: Vec<u8>,
+}
+
+/// Snapshot type codes.
+pub const SNAPSHOT_TYPES: [u8; 7] = [1, 2, 3, 4, 5, 6, 100];
+
+impl GetSnapshot {
+    pub fn decode(payload: &[u8]) -> Result<GetSnapshot, DecodeError> {
+        let mut reader = Reader::new(payload);
+        let compression = reader.u8()?;
+        if !(1..=6).contains(&compression) {
+            return Err(DecodeError::InvalidKind { what: "snapshot compression", value: compression });
+        }
+        let count = reader.u8()?;
+        let types = reader.bytes(usize::from(count))?.to_vec();
+        if let Some(unknown) = types.iter().find(|t| !SNAPSHOT_TYPES.contains(t)) {
+            return Err(DecodeError::InvalidKind { what: "snapshot type", value: *unknown });
+        }
+        reader.finish()?;
+        Ok(GetSnapshot { compression, types })
+    }
+
+    pub fn encode(&self, buffer: &mut BytesMut) {
+        buffer.put_u8(self.compression);
+        buffer.put_u8(self.types.len() as u8);
+        buffer.put_slice(&self.types);
+    }
+}

@@ -216,6 +216,13 @@ impl Config {
         Ok(())
     }
 
+    /// The configuration as TOML with the root password replaced, for snapshots.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.auth.root_password = "<redacted>".to_string();
+        toml::to_string(&shown).unwrap_or_else(|error| format!("# configuration not serialisable: {error}\n"))
+    }
+
     /// How long a client may stay silent before it is dropped; `None` when heartbeats are off.
     pub fn heartbeat_window(&self) -> Result<Option<Duration>, String> {
         let interval = humantime::parse_duration(&self.heartbeat.interval)
@@ -302,6 +309,15 @@ mod tests {
             assert!(load(None).is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    fn redacted_config_hides_the_root_password() {
+        let mut config = Config::default();
+        config.auth.root_password = "s3cret-pass".to_string();
+        let text = config.redacted_toml();
+        assert!(!text.contains("s3cret-pass"));
+        assert!(text.contains("<redacted>") && text.contains("tcp_address"));
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub fn run(config: Config) -> Result<(), String> {
         clients: crate::shard::ClientRegistry::default(),
         heartbeat_window: config.heartbeat_window()?,
         started_at: now_micros(),
+        config_toml: config.redacted_toml(),
     });
     let (mailboxes, inboxes) =
         whippet_shard::mesh::<Message>(shards).map_err(|e| format!("cannot build the shard mesh: {e}"))?;

@@ -117,6 +117,8 @@ pub struct Shared {
     pub heartbeat_window: Option<std::time::Duration>,
     /// µs timestamp of the start, for stats.
     pub started_at: u64,
+    /// The effective configuration as TOML, root password redacted (snapshots).
+    pub config_toml: String,
 }
 
 struct OpenPartition {

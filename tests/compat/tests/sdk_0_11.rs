@@ -260,6 +260,29 @@ async fn system_ping_stats_clients_and_cluster_metadata() {
     assert_eq!(stats.messages_count, 7, "{stats:?}");
     assert_eq!(stats.process_id, server.pid(), "{stats:?}");
     assert!(stats.memory_usage.as_bytes_u64() > 0, "memory_usage: {stats:?}");
+
+    // A stored (uncompressed) ZIP, so the names and the redacted config are readable bytes.
+    let snapshot = bounded(
+        "snapshot",
+        client.snapshot(
+            iggy::prelude::SnapshotCompression::Stored,
+            vec![iggy::prelude::SystemSnapshotType::Test, iggy::prelude::SystemSnapshotType::ServerConfig],
+        ),
+    )
+    .await
+    .expect("snapshot");
+    let zip = snapshot.0;
+    assert!(zip.starts_with(b"PK\x03\x04"), "not a ZIP: {:?}", &zip[..zip.len().min(8)]);
+    let contains = |needle: &[u8]| zip.windows(needle.len()).any(|window| window == needle);
+    assert!(contains(b"test.txt") && contains(b"server_config.toml"));
+    assert!(contains(b"root_password = \"<redacted>\""), "the root password must not leave the server");
+    let deflated = bounded(
+        "snapshot (all, deflated)",
+        client.snapshot(iggy::prelude::SnapshotCompression::Deflated, vec![iggy::prelude::SystemSnapshotType::All]),
+    )
+    .await
+    .expect("snapshot all");
+    assert!(deflated.0.starts_with(b"PK\x03\x04"));
     assert!(stats.clients_count >= 1, "clients_count: {stats:?}");
 
     let me = bounded("get_me", client.get_me()).await.expect("get_me");

@@ -339,3 +339,16 @@ proptest! {
         let _ = DeleteSegments::decode(&bytes);
     }
 }
+
+#[test]
+fn snapshot_request_round_trips_and_refuses_unknown_codes() {
+    let request = GetSnapshot { compression: 2, types: vec![1, 6, 100] };
+    let mut buffer = BytesMut::new();
+    request.encode(&mut buffer);
+    assert_eq!(&buffer[..], [2, 3, 1, 6, 100]);
+    assert_eq!(GetSnapshot::decode(&buffer).unwrap(), request);
+    assert!(GetSnapshot::decode(&[7, 1, 1]).is_err());
+    assert!(GetSnapshot::decode(&[1, 1, 7]).is_err());
+    assert!(GetSnapshot::decode(&[1, 2, 1]).is_err());
+    assert!(GetSnapshot::decode(&[1, 1, 1, 0]).is_err());
+}

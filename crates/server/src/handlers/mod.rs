@@ -5,6 +5,7 @@
 
 mod groups;
 mod messages;
+mod snapshot;
 mod streams;
 mod system;
 mod users;
@@ -37,6 +38,7 @@ pub async fn dispatch(shard: &Rc<Shard>, session: &mut Session, code: u32, body:
     match code {
         codes::PING => Ok(Reply::default()),
         codes::GET_STATS => system::stats(shard, session),
+        codes::GET_SNAPSHOT_FILE => snapshot::snapshot(shard, session, &body),
         codes::GET_CLUSTER_METADATA => Ok(system::cluster_metadata(shard)),
         codes::DESCRIBE_OPTIONS if !legacy => system::describe_options(&body),
         codes::GET_ME => Ok(system::me(shard, session)),
@@ -86,7 +88,7 @@ pub async fn dispatch(shard: &Rc<Shard>, session: &mut Session, code: u32, body:
         codes::JOIN_CONSUMER_GROUP => groups::join_group(shard, session, &body).await,
         codes::LEAVE_CONSUMER_GROUP => groups::leave_group(shard, session, &body).await,
         codes::SYNC_CONSUMER_GROUP if !legacy => groups::sync_group(shard, session, &body),
-        // Snapshots and the cluster-routing commands (used only with more than one node).
+        // The cluster-routing commands, used only with more than one node.
         other if codes::name_of(other).is_some() => Err(ErrorCode::FeatureUnavailable.into()),
         _ => Err(ErrorCode::InvalidCommand.into()),
     }
