@@ -203,14 +203,30 @@ pub async fn poll(shard: &Rc<Shard>, session: &mut Session, body: &[u8]) -> Outc
     }
 }
 
-/// Converts polled records to legacy messages. A sliced record arrives as two chunks (header,
-/// frames), so the chunks are joined and walked by `batch_length`.
+/// Converts polled records to legacy messages. Whole records are converted where they lie; a
+/// sliced record arrives as two chunks (a fresh header, then its frames), and only those two
+/// are joined, since the conversion reads one contiguous record.
 fn to_legacy_messages(chunks: &[bytes::Bytes], out: &mut BytesMut) -> Result<(), Denied> {
-    let mut joined = BytesMut::with_capacity(chunks.iter().map(bytes::Bytes::len).sum());
-    for chunk in chunks {
-        joined.extend_from_slice(chunk);
+    use whippet_protocol::batch::BATCH_HEADER_SIZE;
+    let mut index = 0;
+    while index < chunks.len() {
+        // A record has at least one frame, so a chunk of exactly one header is a slice's.
+        if chunks[index].len() == BATCH_HEADER_SIZE && index + 1 < chunks.len() {
+            let mut record = BytesMut::with_capacity(BATCH_HEADER_SIZE + chunks[index + 1].len());
+            record.extend_from_slice(&chunks[index]);
+            record.extend_from_slice(&chunks[index + 1]);
+            convert_records(&record, out)?;
+            index += 2;
+        } else {
+            convert_records(&chunks[index], out)?;
+            index += 1;
+        }
     }
-    let mut rest = &joined[..];
+    Ok(())
+}
+
+/// Converts the records lying back to back in `bytes`, walking them by `batch_length`.
+fn convert_records(mut rest: &[u8], out: &mut BytesMut) -> Result<(), Denied> {
     while !rest.is_empty() {
         let length = whippet_protocol::batch::BatchHeader::read(rest)
             .ok()
