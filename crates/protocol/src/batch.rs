@@ -281,6 +281,16 @@ pub fn stamp(record: &mut [u8], partition_id: u64, base_offset: u64, base_timest
     record[BATCH_CHECKSUM..BATCH_CHECKSUM + 8].copy_from_slice(&checksum.to_le_bytes());
 }
 
+/// Moves a producer-built record to a new origin timestamp, keeping every message's
+/// relative timestamp: only the header field and the batch checksum change (frame checksums
+/// cover the deltas, not the origin). Lets a load generator resend one prebuilt record with a
+/// fresh send time for end-to-end latency. The record must be structurally valid.
+pub fn restamp_origin(record: &mut [u8], origin_timestamp: u64) {
+    record[ORIGIN_TIMESTAMP..ORIGIN_TIMESTAMP + 8].copy_from_slice(&origin_timestamp.to_le_bytes());
+    let checksum = batch_checksum(record);
+    record[BATCH_CHECKSUM..BATCH_CHECKSUM + 8].copy_from_slice(&checksum.to_le_bytes());
+}
+
 /// A record cut down to a range of its messages: a fresh header and the kept frames, which
 /// are a zero-copy slice of the stored bytes. Serve it as `header` then `frames`.
 #[derive(Debug, Clone)]

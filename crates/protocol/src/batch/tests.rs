@@ -149,3 +149,16 @@ proptest! {
         prop_assert_eq!(header.message_count as usize, sizes.len());
     }
 }
+
+#[test]
+fn restamping_the_origin_keeps_the_record_valid_and_the_deltas() {
+    let mut record = two_messages();
+    restamp_origin(&mut record, 5_000_000);
+    let header = validate(&record, Verify::ALL).unwrap();
+    assert_eq!(header.origin_timestamp, 5_000_000);
+    let deltas: Vec<u32> = Frames::new(&record).map(|frame| frame.timestamp_delta).collect();
+    assert_eq!(deltas, [0, 10]);
+    let mut original = two_messages();
+    restamp_origin(&mut original, 1_000_000);
+    assert_eq!(original, two_messages(), "restamping with the same origin is a no-op");
+}

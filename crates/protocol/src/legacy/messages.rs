@@ -163,6 +163,24 @@ pub fn encode_send_body(messages: &[OutgoingMessage<'_>], buffer: &mut BytesMut)
     }
 }
 
+/// Sets the origin timestamp of every message of a legacy SendMessages section (the bytes
+/// [`encode_send_body`] wrote, index block included, for `count` messages), in place. Legacy
+/// producers send checksum 0, so nothing else changes. Stops at the first message that does
+/// not fit.
+pub fn restamp_origin(section: &mut [u8], count: usize, origin_timestamp: u64) {
+    let mut position = count * INDEX_ENTRY_SIZE;
+    for _ in 0..count {
+        if position + MESSAGE_HEADER_SIZE > section.len() {
+            return;
+        }
+        let at = position + HEADER_ORIGIN_TIMESTAMP;
+        section[at..at + 8].copy_from_slice(&origin_timestamp.to_le_bytes());
+        let payload = u32_at(section, position + HEADER_PAYLOAD_LENGTH) as usize;
+        let headers = u32_at(section, position + HEADER_USER_HEADERS_LENGTH) as usize;
+        position += MESSAGE_HEADER_SIZE + payload + headers;
+    }
+}
+
 /// The first 48 header bytes: checksum, id, offset, timestamp, origin timestamp.
 fn put_header(buffer: &mut BytesMut, checksum: u64, id: u128, offset: u64, timestamp: u64, origin_timestamp: u64) {
     buffer.put_u64_le(checksum);

@@ -330,3 +330,15 @@ proptest! {
         let _ = record_to_messages(&bytes, .., &mut BytesMut::new());
     }
 }
+
+#[test]
+fn restamping_sets_every_origin_timestamp_and_nothing_else() {
+    let messages = [message(1, 10, b"hello", b""), message(2, 20, b"world!", b"\x01")];
+    let mut section = body(&messages);
+    let before = section.clone();
+    restamp_origin(&mut section, messages.len(), 777);
+    let mut expected = body(&[message(1, 777, b"hello", b""), message(2, 777, b"world!", b"\x01")]);
+    assert_eq!(section, expected);
+    restamp_origin(&mut expected, messages.len(), 10);
+    assert_ne!(expected, before, "only the first message had origin 10");
+}
