@@ -12,3 +12,4 @@ pub mod messages;
 pub mod partition_ops;
 pub mod server;
 pub mod shard;
+pub mod topic_options;

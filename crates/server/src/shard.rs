@@ -267,22 +267,22 @@ impl Shard {
 
     /// Opens (once) a partition this shard owns and returns it.
     async fn open_partition(&self, key: PartitionKey) -> Result<(Partition, Arc<PartitionCounters>), PartitionOutcome> {
-        let exists = self.with_metadata(|m| {
+        let topic = self.with_metadata(|m| {
             m.streams()
                 .get(&key.stream)
                 .and_then(|s| s.topics.get(&key.topic))
-                .map(|t| key.partition < t.partitions_count)
+                .map(|t| (key.partition < t.partitions_count, t.options.clone()))
         });
-        match exists {
+        let options = match topic {
             None => return Err(failed(2010, "topic not found")),
-            Some(false) => return Err(failed(3007, "partition not found")),
-            Some(true) => {}
-        }
+            Some((false, _)) => return Err(failed(3007, "partition not found")),
+            Some((true, options)) => options,
+        };
         let cell = self.partitions.borrow_mut().entry(key).or_insert_with(|| Rc::new(OnceCell::new())).clone();
         let opened = cell
             .get_or_try_init(|| async {
                 let dir = partition_dir(&self.shared.data_dir, key);
-                let config = self.shared.partition_config.clone();
+                let config = crate::topic_options::partition_config(&self.shared.partition_config, &options);
                 let (partition, report) = Partition::open(UringStorage, &dir, key.partition, config).await?;
                 if report.is_clean() {
                     tracing::debug!(shard = self.id, ?key, next_offset = report.next_offset, "partition opened");

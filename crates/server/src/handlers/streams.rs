@@ -1,5 +1,6 @@
 //! Streams, topics, partitions and segments.
 
+use crate::topic_options::{parse_human_size, untyped};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
@@ -289,6 +290,9 @@ fn topic_fields(options: &Options, allowed: &[&str]) -> Result<TopicFields, Deni
             }
             "message_expiry" => fields.message_expiry = Some(parse_expiry(text)?),
             "max_topic_size" => fields.max_topic_size = Some(parse_size(text)?),
+            "durability" | "segment_size" => {
+                crate::topic_options::validate(key, text).map_err(|_| Denied::Status(ErrorCode::InvalidOptionValue))?
+            }
             _ => {}
         }
         fields.options.push((key.clone(), text.to_string()));
@@ -325,9 +329,6 @@ fn option_to_wire(text: &str) -> OptionValue {
 }
 
 /// The value without its kind prefix.
-fn untyped(text: &str) -> &str {
-    ["u64:", "u32:", "bool:"].iter().find_map(|prefix| text.strip_prefix(prefix)).unwrap_or(text)
-}
 
 /// µs; "0"/"server_default" = 0, "none"/"unlimited"/"never_expire" = never, a number of µs,
 /// or a humantime duration ("1h", "7 days").
@@ -352,25 +353,6 @@ fn parse_size(text: &str) -> Result<u64, Denied> {
             other.parse::<u64>().ok().or_else(|| parse_human_size(other)).ok_or(ErrorCode::InvalidOptionValue.into())
         }
     }
-}
-
-fn parse_human_size(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.trim().parse().ok()?;
-    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some((number * multiplier) as u64)
 }
 
 pub async fn create_topic(shard: &Rc<Shard>, session: &mut Session, body: &[u8]) -> Outcome {
