@@ -328,8 +328,6 @@ fn option_to_wire(text: &str) -> OptionValue {
     }
 }
 
-/// The value without its kind prefix.
-
 /// µs; "0"/"server_default" = 0, "none"/"unlimited"/"never_expire" = never, a number of µs,
 /// or a humantime duration ("1h", "7 days").
 fn parse_expiry(text: &str) -> Result<u64, Denied> {
