@@ -24,7 +24,9 @@ python_venv() { # python_venv DIR SDK_VERSION
 }
 python_venv .venv-python 0.9.0
 python_venv .venv-python-0.8 0.8.0
-cargo build --locked --bin whippet-server
+# `cargo test --workspace` built the server binary already; building it again with `cargo build`
+# would recompile dependencies whose features differ without the dev-dependencies.
+[ -x target/debug/whippet-server ] || cargo build --locked --bin whippet-server
 for venv in .venv-python .venv-python-0.8; do
     PYTHONDONTWRITEBYTECODE=1 "$venv/bin/pytest" -q --tb=short -p no:cacheprovider tests/python 2>&1 | tee -a "$log" || status=$?
 done
