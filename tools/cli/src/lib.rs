@@ -1,1 +1,0 @@
-//! The whippet operator CLI. Filled in by the tools issue.
