@@ -9,6 +9,7 @@ pub mod config;
 pub mod connection;
 pub mod handlers;
 pub mod messages;
+pub mod orphans;
 pub mod partition_ops;
 pub mod server;
 pub mod shard;

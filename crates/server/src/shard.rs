@@ -478,6 +478,14 @@ async fn run_leader(
     mut leader: Leader<UringStorage>,
     mut commands: mpsc::unbounded::Rx<(Box<Command>, ReplyTo)>,
 ) {
+    // Before the first command, so no new stream or topic can adopt a deleted one's files.
+    let layout: crate::orphans::Layout = leader
+        .metadata()
+        .streams()
+        .iter()
+        .map(|(id, stream)| (*id, stream.topics.iter().map(|(id, topic)| (*id, topic.partitions_count)).collect()))
+        .collect();
+    crate::orphans::remove_orphaned_dirs(&shard.shared.data_dir, &layout);
     while let Some((command, reply_to)) = commands.recv().await {
         let before = match &*command {
             Command::DeletePartitions { stream, topic, .. } => {
