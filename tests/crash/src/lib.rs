@@ -1,0 +1,1 @@
+//! End-to-end crash tests of `whippet-server`; the harness and the tests live in `tests/`.
