@@ -106,9 +106,11 @@ impl BatchHeader {
         })
     }
 
-    /// Offset one past the last message of this record.
+    /// Offset one past the last message of this record. Saturates: a header read from a
+    /// damaged file can hold any base offset, and reading it must not panic (found by
+    /// `tests/fuzz_batch.rs`); such a record then fails the caller's offset checks.
     pub fn end_offset(&self) -> u64 {
-        self.base_offset + u64::from(self.message_count)
+        self.base_offset.saturating_add(u64::from(self.message_count))
     }
 }
 
