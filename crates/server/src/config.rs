@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub backlog: u32,
     /// Frames longer than this are refused before their body is read.
     pub max_frame_size: u32,
+    /// Open client connections at most; the acceptor closes any connection beyond it at once
+    /// (and logs it), so a flood of sockets cannot exhaust descriptors or memory.
+    pub max_connections: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,6 +103,7 @@ impl Default for Config {
                 data_dir: PathBuf::from("whippet-data"),
                 backlog: 1024,
                 max_frame_size: 64 << 20,
+                max_connections: 10_000,
             },
             sharding: ShardingConfig {
                 shards: ShardCount::Word("auto".to_string()),
@@ -208,6 +212,9 @@ impl Config {
         self.cores()?;
         if self.server.max_frame_size < 256 {
             return Err("server.max_frame_size must be at least 256 bytes".to_string());
+        }
+        if self.server.max_connections == 0 {
+            return Err("server.max_connections must be at least 1".to_string());
         }
         self.heartbeat_window()?;
         if self.storage.segment_size < 4096 {

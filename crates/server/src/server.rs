@@ -3,7 +3,7 @@
 //! stops first, then every shard closes (flushes and syncs) its partitions.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -41,6 +41,8 @@ pub fn run(config: Config) -> Result<(), String> {
             ..PartitionConfig::default()
         },
         max_frame_size: config.server.max_frame_size,
+        connections: std::sync::atomic::AtomicUsize::new(0),
+        max_connections: config.server.max_connections as usize,
         counters: CounterRegistry::default(),
         next_client_id: AtomicU64::new(1),
         clients: crate::shard::ClientRegistry::default(),
@@ -90,10 +92,24 @@ pub fn run(config: Config) -> Result<(), String> {
     }
     let mut next = 0usize;
     let handoff = mailboxes.clone();
+    let counted = shared.clone();
+    let mut refused = 0u64;
     let (acceptor_thread, stop) = acceptor
         .spawn(move |stream, peer| {
+            if counted.connections.fetch_add(1, Ordering::AcqRel) >= counted.max_connections {
+                counted.connections.fetch_sub(1, Ordering::AcqRel);
+                refused += 1;
+                // Every refusal would flood the log during an attack; powers of two show it growing.
+                if refused.is_power_of_two() {
+                    tracing::warn!(%peer, max_connections = counted.max_connections, refused, "connection refused: server.max_connections reached");
+                }
+                drop(stream);
+                return;
+            }
             // Round-robin; a shard that has stopped drops the connection.
-            let _ = handoff[next % handoff.len()].send(Message::Connection(stream, peer));
+            if handoff[next % handoff.len()].send(Message::Connection(stream, peer)).is_err() {
+                counted.connections.fetch_sub(1, Ordering::AcqRel);
+            }
             next = next.wrapping_add(1);
         })
         .map_err(|e| format!("cannot start the acceptor: {e}"))?;

@@ -109,6 +109,10 @@ pub struct Shared {
     pub listen: SocketAddr,
     pub partition_config: PartitionConfig,
     pub max_frame_size: u32,
+    /// Client connections open now (acceptor increments, the connection's end decrements)
+    /// and the most allowed.
+    pub connections: std::sync::atomic::AtomicUsize,
+    pub max_connections: usize,
     pub counters: CounterRegistry,
     /// Client ids, unique across shards.
     pub next_client_id: AtomicU64,
@@ -380,8 +384,12 @@ impl Shard {
         match message {
             Message::Connection(stream, peer) => {
                 let span = tracing::info_span!("shard", id = self.id);
+                let shard = self.clone();
                 monoio::spawn(tracing::Instrument::instrument(
-                    crate::connection::serve(self.clone(), stream, peer),
+                    async move {
+                        crate::connection::serve(shard.clone(), stream, peer).await;
+                        shard.shared.connections.fetch_sub(1, Ordering::AcqRel);
+                    },
                     span,
                 ));
             }

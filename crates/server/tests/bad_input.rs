@@ -721,3 +721,42 @@ fn aborted_and_churning_connections_leave_the_server_serving() {
 
     checks.finish(&mut server);
 }
+
+#[test]
+fn connections_beyond_max_connections_are_closed_and_the_slots_come_back() {
+    let mut server = RawServer::start_with(1 << 20, "max_connections = 3\n");
+    let mut checks = Checks::new("max_connections");
+    let mut open: Vec<Vsr> = Vec::new();
+    checks.run("three connections are served", || {
+        for _ in 0..3 {
+            let mut client = Vsr::connect(server.address())?;
+            client.ping()?;
+            open.push(client);
+        }
+        Ok(())
+    });
+    checks.run("the fourth is closed without a byte", || {
+        let mut fourth = Vsr::connect(server.address())?;
+        fourth.expect_silent_close()
+    });
+    checks.run("the first three still work", || open.iter_mut().try_for_each(Vsr::ping));
+    checks.run("a closed connection frees its slot", || {
+        open.pop().expect("three open").close();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            // The shard notices the close asynchronously; retry until the slot is free.
+            match Vsr::connect(server.address()).and_then(|mut client| client.ping().map(|()| client)) {
+                Ok(client) => {
+                    open.push(client);
+                    return Ok(());
+                }
+                Err(error) if std::time::Instant::now() >= deadline => return Err(error),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+    });
+    drop(open);
+    // `finish` pings on a fresh connection, which needs the slots back.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    checks.finish(&mut server);
+}

@@ -37,9 +37,15 @@ impl RawServer {
     /// Starts a server with two unpinned shards and the given frame limit; returns once it
     /// logged `listening on`.
     pub fn start(max_frame_size: u32) -> RawServer {
+        RawServer::start_with(max_frame_size, "")
+    }
+
+    /// As [`RawServer::start`], with more `[server]` keys (`"max_connections = 3\n"`).
+    pub fn start_with(max_frame_size: u32, server_keys: &str) -> RawServer {
         let dir = tempfile::Builder::new().prefix("whippet-bad-input-").tempdir().expect("tempdir");
         let config = dir.path().join("whippet.toml");
-        std::fs::write(&config, format!("[server]\nmax_frame_size = {max_frame_size}\n")).expect("write config");
+        std::fs::write(&config, format!("[server]\nmax_frame_size = {max_frame_size}\n{server_keys}"))
+            .expect("write config");
         let address = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
         let mut command = Command::new(common::server_binary());
         command
