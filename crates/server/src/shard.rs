@@ -271,22 +271,21 @@ impl Shard {
 
     /// Opens (once) a partition this shard owns and returns it.
     async fn open_partition(&self, key: PartitionKey) -> Result<(Partition, Arc<PartitionCounters>), PartitionOutcome> {
-        let topic = self.with_metadata(|m| {
-            m.streams()
-                .get(&key.stream)
-                .and_then(|s| s.topics.get(&key.topic))
-                .map(|t| (key.partition < t.partitions_count, t.options.clone()))
-        });
-        let options = match topic {
+        let exists = self.with_metadata(|m| topic_of(m, key).map(|t| key.partition < t.partitions_count));
+        match exists {
             None => return Err(failed(2010, "topic not found")),
-            Some((false, _)) => return Err(failed(3007, "partition not found")),
-            Some((true, options)) => options,
-        };
+            Some(false) => return Err(failed(3007, "partition not found")),
+            Some(true) => {}
+        }
         let cell = self.partitions.borrow_mut().entry(key).or_insert_with(|| Rc::new(OnceCell::new())).clone();
         let opened = cell
             .get_or_try_init(|| async {
                 let dir = partition_dir(&self.shared.data_dir, key);
-                let config = crate::topic_options::partition_config(&self.shared.partition_config, &options);
+                // Only on first open: the options are read here, not on every request.
+                let config = self.with_metadata(|m| {
+                    let options = topic_of(m, key).map_or(&[][..], |t| &t.options[..]);
+                    crate::topic_options::partition_config(&self.shared.partition_config, options)
+                });
                 let (partition, report) = Partition::open(UringStorage, &dir, key.partition, config).await?;
                 if report.is_clean() {
                     tracing::debug!(shard = self.id, ?key, next_offset = report.next_offset, "partition opened");
@@ -533,6 +532,11 @@ async fn run_leader(
             }
         }
     }
+}
+
+/// The topic a partition key names, if the metadata has it.
+fn topic_of(metadata: &Metadata, key: PartitionKey) -> Option<&whippet_metadata::Topic> {
+    metadata.streams().get(&key.stream).and_then(|stream| stream.topics.get(&key.topic))
 }
 
 /// Deletes the files of a deleted stream or topic. The owners drop their handles when they
