@@ -170,6 +170,8 @@ async fn admin_round_trip(address: SocketAddr, dialect: Dialect) -> Result<(), C
     assert!(matches!(error.status(), Some(42) | Some(40)), "refused with {error}");
 
     client.delete_user(&user_id).await?;
+    let ended = with_token.me().await.expect_err("a deleted user's live session ends");
+    assert_eq!(ended.status(), Some(40), "{ended}");
     assert!(client.users().await?.iter().all(|u| u.username != format!("reader-{}", dialect.name())));
     let missing = client.stream(&named("no-such-stream")).await?;
     assert!(missing.is_none());

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use whippet_metadata::USER_STATUS_ACTIVE;
 use whippet_net::{Dialect, FrameError, LegacyFrameError, Output, read_legacy_frame, read_vsr_frame, sniff};
 use whippet_protocol::codes;
 use whippet_protocol::legacy;
@@ -35,11 +36,22 @@ pub struct Session {
     permissions: Option<(u64, Option<Rc<Permissions>>)>,
     /// Legacy group polls without a partition take the member's partitions in turn.
     pub group_cursor: u32,
+    /// The metadata version at which the user was last seen to exist and be active.
+    user_checked_at: Option<u64>,
 }
 
 impl Session {
     pub fn new(client_id: u32, peer: SocketAddr, dialect: Dialect) -> Session {
-        Session { client_id, peer, dialect, user_id: None, session: 0, permissions: None, group_cursor: 0 }
+        Session {
+            client_id,
+            peer,
+            dialect,
+            user_id: None,
+            session: 0,
+            permissions: None,
+            group_cursor: 0,
+            user_checked_at: None,
+        }
     }
 
     pub fn is_legacy(&self) -> bool {
@@ -70,9 +82,26 @@ impl Session {
         parsed
     }
 
-    /// Forgets the cached permissions (login, logout).
+    /// Forgets the cached permissions and user check (login, logout).
     pub fn reset_permissions(&mut self) {
         self.permissions = None;
+        self.user_checked_at = None;
+    }
+
+    /// Whether the logged-in user still exists and is active. Looked up again only when the
+    /// metadata version has moved since the last look, so the request path pays a compare.
+    pub fn user_still_active(&mut self, shard: &Shard) -> bool {
+        let Some(user_id) = self.user_id else { return false };
+        let version = shard.applied_version();
+        if self.user_checked_at == Some(version) {
+            return true;
+        }
+        let active =
+            shard.with_metadata(|m| m.user_by_id(user_id).is_some_and(|user| user.status == USER_STATUS_ACTIVE));
+        if active {
+            self.user_checked_at = Some(version);
+        }
+        active
     }
 }
 

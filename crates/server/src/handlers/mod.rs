@@ -31,8 +31,16 @@ pub(crate) const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Runs one command (every code but the logins, which the connection routes itself).
 pub async fn dispatch(shard: &Rc<Shard>, session: &mut Session, code: u32, body: BytesMut) -> Outcome {
-    if session.user_id.is_none() && code != codes::PING {
-        return Err(ErrorCode::Unauthenticated.into());
+    if code != codes::PING {
+        if session.user_id.is_none() {
+            return Err(ErrorCode::Unauthenticated.into());
+        }
+        // A user deleted or deactivated since login loses the session on its next request.
+        if !session.user_still_active(shard) {
+            tracing::info!(user = ?session.user_id, client = session.client_id, "session ended: user deleted or inactive");
+            users::logout(shard, session);
+            return Err(ErrorCode::Unauthenticated.into());
+        }
     }
     let legacy = session.is_legacy();
     match code {
