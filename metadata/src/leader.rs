@@ -34,7 +34,8 @@ pub enum SubmitError {
     #[error(transparent)]
     Rejected(#[from] MetadataError),
     /// The event could not be made durable; nothing was applied. After
-    /// [`LogError::Poisoned`] or a failed sync the server should stop.
+    /// [`LogError::WriteUndone`] the log is as it was and the leader may go on; after any other
+    /// log error (a failed sync, [`LogError::Poisoned`]) the server should stop.
     #[error(transparent)]
     Log(#[from] LogError),
 }

@@ -22,9 +22,11 @@
 //! whose version is not the next one, or whose payload does not decode, was written whole by
 //! someone else's rules: open refuses it rather than drop acknowledged events.
 //!
-//! After a failed write the file is cut back to its last record; after a failed sync (or a
-//! failed cut) nothing is known of what reached the disk, so the log refuses every later
-//! append ([`LogError::Poisoned`]) and the server should stop.
+//! After a failed write the file is cut back to its last record and the append fails with
+//! [`LogError::WriteUndone`]: the log is as it was, so a full disk refuses that change only and
+//! the next append may succeed. After a failed sync (or a failed cut) nothing is known of what
+//! reached the disk, so the log refuses every later append ([`LogError::Poisoned`]) and the
+//! server should stop.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,9 @@ pub const PAYLOAD_MAX_BYTES: usize = 16 << 20;
 pub enum LogError {
     #[error("metadata log I/O on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// The write of a record failed and was cut back: the log is exactly as before the append.
+    #[error("metadata log write on {path} failed and was undone: {source}")]
+    WriteUndone { path: PathBuf, source: io::Error },
     #[error("metadata log record at byte {position} has version {found}, expected {expected}")]
     VersionGap { position: u64, expected: u64, found: u64 },
     #[error("metadata log record of version {version} at byte {position} does not decode: {reason}")]
@@ -56,6 +61,18 @@ pub enum LogError {
     EventTooLarge { version: u64, length_bytes: usize },
     #[error("metadata log is poisoned by an earlier failed sync; restart to recover")]
     Poisoned,
+}
+
+impl LogError {
+    /// Whether the error came from a full disk (ENOSPC or EDQUOT).
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            LogError::Io { source, .. } | LogError::WriteUndone { source, .. } => {
+                matches!(source.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Why the tail of the log was cut on open.
@@ -164,8 +181,9 @@ impl<S: Storage> EventLog<S> {
             // Cut what may have landed, so the next append starts on a clean end.
             if self.file.set_len(self.end_bytes).await.is_err() {
                 self.poisoned = true;
+                return Err(LogError::Io { path: self.path.clone(), source });
             }
-            return Err(LogError::Io { path: self.path.clone(), source });
+            return Err(LogError::WriteUndone { path: self.path.clone(), source });
         }
         if let Err(source) = self.file.sync_data().await {
             self.poisoned = true;

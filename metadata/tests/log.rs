@@ -172,7 +172,8 @@ fn a_failed_write_is_cut_back_and_the_log_goes_on() {
     let (mut log, _, _) = block_on(EventLog::open(storage.clone(), dir)).unwrap();
     block_on(log.append(1, &all[0].1)).unwrap();
     storage.fail_after_writes(0, Failure::NoSpace);
-    assert!(matches!(block_on(log.append(2, &all[1].1)), Err(LogError::Io { .. })));
+    let error = block_on(log.append(2, &all[1].1)).expect_err("a write on a full disk");
+    assert!(matches!(error, LogError::WriteUndone { .. }) && error.is_no_space(), "{error}");
     storage.free_space();
     for (version, event) in &all[1..] {
         block_on(log.append(*version, event)).unwrap();

@@ -28,6 +28,9 @@ pub struct PartitionConfig {
     pub direct_io: bool,
     /// Upper bound of the bytes one read returns (at least one record is always returned).
     pub max_read_size: usize,
+    /// A partition that failed on a full disk tries to recover in place on the first change
+    /// this long after the failure (and after each failed try), not on every refused append.
+    pub no_space_retry: Duration,
 }
 
 impl Default for PartitionConfig {
@@ -39,6 +42,7 @@ impl Default for PartitionConfig {
             verify_checksums: true,
             direct_io: false,
             max_read_size: 16 << 20,
+            no_space_retry: Duration::from_secs(1),
         }
     }
 }

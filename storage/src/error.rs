@@ -11,10 +11,13 @@ pub enum StorageError {
     InvalidRecord(#[from] BatchError),
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    /// A sync failed: what reached the disk is unknown, so the partition takes no more appends
-    /// until it is reopened (and recovered).
-    #[error("partition failed and refuses appends until reopened: {reason}")]
-    Failed { reason: String },
+    /// A sync, a write other than to a full disk, or the cut after a failed write failed: what
+    /// reached the disk is unknown, so the partition takes no more changes (reads go on). When
+    /// the cause was a full disk (`no_space`) the partition recovers in place, verifying and
+    /// rewriting its unsynced tail, on the first change after
+    /// [`crate::PartitionConfig::no_space_retry`]; otherwise it stays failed until reopened.
+    #[error("partition failed: {reason}")]
+    Failed { reason: String, no_space: bool },
     #[error("partition is closed")]
     Closed,
     #[error("offset {offset} is beyond the last offset of the partition")]
@@ -28,10 +31,14 @@ impl StorageError {
         StorageError::Io { path: path.into(), source }
     }
 
-    /// Whether the error came from a full disk (the partition accepts appends again when space
-    /// returns).
+    /// Whether the error came from a full disk, ENOSPC or EDQUOT (the partition accepts appends
+    /// again when space returns, at once or after its recovery in place).
     pub fn is_no_space(&self) -> bool {
-        matches!(self, StorageError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC))
+        match self {
+            StorageError::Io { source, .. } => matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)),
+            StorageError::Failed { no_space, .. } => *no_space,
+            _ => false,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::rc::Rc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use whippet_protocol::batch;
@@ -14,7 +15,7 @@ use crate::error::{Result, StorageError};
 use crate::index::IndexEntry;
 use crate::io::{LogFile, OpenMode, Storage};
 use crate::offsets::{ConsumerKey, encode};
-use crate::partition::{Appended, Inner, Op, Partition, Removed, Reply, RetentionPolicy, now_micros};
+use crate::partition::{Appended, Failure, Inner, Op, Partition, Removed, Reply, RetentionPolicy, now_micros};
 
 /// A group stops growing at this many bytes, bounding how long its first append waits.
 const MAX_GROUP_BYTES: usize = 32 << 20;
@@ -58,14 +59,56 @@ fn failed_error<S: Storage>(inner: &Inner<S>) -> Option<StorageError> {
     if state.closed {
         return Some(StorageError::Closed);
     }
-    state.failed.as_ref().map(|reason| StorageError::Failed { reason: reason.clone() })
+    state.failed.as_ref().map(Failure::error)
 }
 
+/// Why the partition refuses a change now, if it does. A partition that failed on a full disk
+/// first tries to recover in place once its retry time has come.
+async fn refusal<S: Storage>(inner: &Rc<Inner<S>>) -> Option<StorageError> {
+    let due = {
+        let state = inner.state.borrow();
+        match &state.failed {
+            _ if state.closed => return Some(StorageError::Closed),
+            None => return None,
+            Some(failure) => failure.retry_at.is_some_and(|at| Instant::now() >= at),
+        }
+    };
+    if due {
+        match crate::heal::heal(inner).await {
+            Ok(()) => return None,
+            Err(error) => {
+                // Still no space: try again later, quietly (the server logs the refusals).
+                let retry_at = error.is_no_space().then(|| Instant::now() + inner.config.no_space_retry);
+                tracing::debug!(partition_id = inner.partition_id, %error, "recovery in place failed");
+                if retry_at.is_none() {
+                    tracing::error!(partition_id = inner.partition_id, dir = %inner.dir.display(), %error,
+                        "partition failed for good: refuses changes until restart; reads go on");
+                }
+                let reason = format!("recovery in place failed: {error}");
+                inner.state.borrow_mut().failed = Some(Failure { reason, retry_at });
+            }
+        }
+    }
+    failed_error(inner)
+}
+
+/// Fails the partition: it refuses changes from now on. On a full disk it recovers in place
+/// later ([`refusal`]); after any other error only a reopen recovers it.
 fn fail<S: Storage>(inner: &Inner<S>, what: &str, error: &StorageError) -> StorageError {
     let reason = format!("{what}: {error}");
-    tracing::error!(partition_id = inner.partition_id, dir = %inner.dir.display(), %reason, "partition failed");
-    inner.state.borrow_mut().failed = Some(reason.clone());
-    StorageError::Failed { reason }
+    let dir = inner.dir.display();
+    let retry_at = error.is_no_space().then(|| Instant::now() + inner.config.no_space_retry);
+    if retry_at.is_some() {
+        tracing::warn!(partition_id = inner.partition_id, %dir, %reason,
+            "partition failed on a full disk: refuses changes, recovers in place once space returns");
+    } else {
+        tracing::error!(partition_id = inner.partition_id, %dir, %reason,
+            "partition failed: refuses changes until restart; reads go on");
+    }
+    let failure = Failure { reason, retry_at };
+    let error = failure.error();
+    inner.state.borrow_mut().failed = Some(failure);
+    error
 }
 
 /// Stamps every record of the group with its offsets and one append timestamp.
@@ -87,7 +130,7 @@ fn stage<S: Storage>(inner: &Inner<S>, group: Vec<(bytes::BytesMut, u32, Reply<A
 }
 
 async fn append_group<S: Storage>(inner: &Rc<Inner<S>>, group: Vec<(bytes::BytesMut, u32, Reply<Appended>)>) {
-    if let Some(error) = failed_error(inner) {
+    if let Some(error) = refusal(inner).await {
         for (_, _, reply) in group {
             let _ = reply.send(Err(clone_error(&error)));
         }
@@ -126,10 +169,13 @@ async fn append_group<S: Storage>(inner: &Rc<Inner<S>>, group: Vec<(bytes::Bytes
         inner.state.borrow_mut().direct_scratch = scratch;
         if let Err(source) = result {
             let error = StorageError::io(inner.dir.clone(), source);
-            // Cut whatever part of the write landed, so the next append starts clean.
-            if let Err(cut) = writer.log.set_len(writer.size).await {
-                fail(inner, "could not cut a failed write", &StorageError::io(inner.dir.clone(), cut));
-            }
+            // Cut whatever part of the write landed, so the next append starts clean. A full
+            // disk refuses only this group; any other write error fails the partition.
+            let error = match writer.log.set_len(writer.size).await {
+                Err(cut) => fail(inner, "could not cut a failed write", &StorageError::io(inner.dir.clone(), cut)),
+                Ok(()) if error.is_no_space() => error,
+                Ok(()) => fail(inner, "write failed", &error),
+            };
             reject(run.into_iter().chain(staged.by_ref()), &error);
             break;
         }
@@ -143,7 +189,12 @@ async fn append_group<S: Storage>(inner: &Rc<Inner<S>>, group: Vec<(bytes::Bytes
         }
     }
     if always && !written.is_empty() {
-        match sync_active(inner).await {
+        // A roll whose sync failed left these records in a segment that was not synced.
+        let synced = match failed_error(inner) {
+            Some(error) => Err(error),
+            None => sync_active(inner).await,
+        };
+        match synced {
             Ok(()) => written.into_iter().for_each(|s| {
                 let _ = s.reply.send(Ok(s.appended));
             }),
@@ -168,9 +219,11 @@ fn clone_error(error: &StorageError) -> StorageError {
             };
             StorageError::Io { path: path.clone(), source }
         }
-        StorageError::Failed { reason } => StorageError::Failed { reason: reason.clone() },
+        StorageError::Failed { reason, no_space } => {
+            StorageError::Failed { reason: reason.clone(), no_space: *no_space }
+        }
         StorageError::Closed => StorageError::Closed,
-        other => StorageError::Failed { reason: other.to_string() },
+        other => StorageError::Failed { reason: other.to_string(), no_space: other.is_no_space() },
     }
 }
 
@@ -198,10 +251,10 @@ fn commit_run<S: Storage>(inner: &Inner<S>, run: &[Staged], start: u64) {
 /// fdatasync of the active segment; then the synced records become visible and their index
 /// entries are written. A failed sync fails the partition: what reached the disk is unknown.
 async fn sync_active<S: Storage>(inner: &Inner<S>) -> Result<()> {
-    let (log, upto, end_offset) = {
+    let (log, upto, end_offset, size) = {
         let state = inner.state.borrow();
         let active = state.segments.last().expect("active segment");
-        (active.log.clone(), active.entries.len(), active.end_offset)
+        (active.log.clone(), active.entries.len(), active.end_offset, active.size)
     };
     if let Err(source) = log.sync_data().await {
         return Err(fail(inner, "fdatasync failed", &StorageError::io(inner.dir.clone(), source)));
@@ -210,6 +263,9 @@ async fn sync_active<S: Storage>(inner: &Inner<S>) -> Result<()> {
         let mut state = inner.state.borrow_mut();
         state.visible_end = state.visible_end.max(end_offset);
         state.unsynced = state.next_offset > end_offset;
+        if let Some(active) = state.segments.last_mut() {
+            active.synced_size = active.synced_size.max(size);
+        }
     }
     persist_index(inner, None, upto).await;
     Ok(())
@@ -217,7 +273,7 @@ async fn sync_active<S: Storage>(inner: &Inner<S>) -> Result<()> {
 
 /// Writes the index entries of segment `base` (the active one when `None`) up to `upto`.
 /// An index write that fails costs only a longer scan at the next open, so it is logged.
-async fn persist_index<S: Storage>(inner: &Inner<S>, base: Option<u64>, upto: usize) -> bool {
+pub(crate) async fn persist_index<S: Storage>(inner: &Inner<S>, base: Option<u64>, upto: usize) -> bool {
     let tail = {
         let state = inner.state.borrow();
         let segment = match base {
@@ -315,6 +371,9 @@ async fn close_segment<S: Storage>(inner: &Inner<S>, closing: Closing<S::File>) 
         closing.log.set_len(closing.size).await.map_err(|e| fail(inner, "cutting O_DIRECT padding", &io(e)))?;
     }
     closing.log.sync_data().await.map_err(|e| fail(inner, "fdatasync failed", &io(e)))?;
+    if let Some(segment) = inner.state.borrow_mut().segments.iter_mut().find(|s| s.base_offset == closing.base) {
+        segment.synced_size = segment.synced_size.max(closing.size);
+    }
     if !persist_index(inner, Some(closing.base), closing.upto).await {
         return Ok(());
     }
@@ -325,7 +384,7 @@ async fn close_segment<S: Storage>(inner: &Inner<S>, closing: Closing<S::File>) 
 }
 
 async fn run_control<S: Storage>(inner: &Rc<Inner<S>>, op: Op) {
-    if let Some(error) = failed_error(inner) {
+    if let Some(error) = refusal(inner).await {
         refuse(op, error);
         return;
     }

@@ -26,6 +26,16 @@
 //! written only for synced records, so the trusted prefix is durable data. Closed segments are
 //! trusted when their index agrees with their size and are scanned otherwise.
 //!
+//! # Failures
+//! - A full disk (ENOSPC, EDQUOT) at a write refuses that append and the rest of its group with
+//!   a no-space [`StorageError::Io`]; whatever part landed is cut, and the next append that fits
+//!   goes on at the next offset. Nothing is failed.
+//! - Any other write error, a failed cut, or a failed `fdatasync` fails the partition
+//!   ([`StorageError::Failed`]): it refuses every change, and reads of what was visible go on.
+//!   When the cause was a full disk it recovers in place (verifies its unsynced tail, rewrites
+//!   and syncs what is intact, cuts the rest) on the first change at least
+//!   [`PartitionConfig::no_space_retry`] after the failure; otherwise only a reopen recovers it.
+//!
 //! # Threading
 //! Everything here lives on the shard that owns the partition: [`Partition`] is `!Send`, and
 //! its futures run on that shard's monoio runtime.
@@ -38,6 +48,7 @@ mod config;
 pub mod direct;
 mod error;
 mod flusher;
+mod heal;
 mod index;
 pub mod io;
 mod offsets;

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use local_sync::oneshot;
@@ -71,6 +71,8 @@ pub struct PartitionStats {
     pub cache_bytes: usize,
     pub cache_hits: u64,
     pub cache_misses: u64,
+    /// The partition failed and refuses changes (reads go on); see [`StorageError::Failed`].
+    pub failed: bool,
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
@@ -103,6 +105,19 @@ pub struct Removed {
     pub messages: u64,
 }
 
+/// Why a partition refuses changes, and whether it will try to recover by itself.
+pub(crate) struct Failure {
+    pub reason: String,
+    /// When to try recovering in place (a full disk); `None`: only a reopen recovers it.
+    pub retry_at: Option<Instant>,
+}
+
+impl Failure {
+    pub fn error(&self) -> StorageError {
+        StorageError::Failed { reason: self.reason.clone(), no_space: self.retry_at.is_some() }
+    }
+}
+
 pub(crate) struct State<F> {
     pub segments: Vec<Segment<F>>,
     /// Offset the next appended message gets.
@@ -112,7 +127,7 @@ pub(crate) struct State<F> {
     pub last_timestamp: u64,
     pub queue: VecDeque<Op>,
     pub flusher_running: bool,
-    pub failed: Option<String>,
+    pub failed: Option<Failure>,
     pub closed: bool,
     /// Records written since the last sync.
     pub unsynced: bool,
@@ -169,27 +184,13 @@ impl<S: Storage> Partition<S> {
         for (i, &base) in bases.iter().enumerate() {
             let last = i + 1 == bases.len();
             let mut segment = Segment::open(&storage, dir, base, false, config.direct_io && last).await?;
-            if !last && segment::load_closed(&mut segment).await? {
-                segments.push(segment);
-                continue;
-            }
-            let outcome = segment::recover(&mut segment, partition_id, verify, !last).await?;
-            report.segments_scanned += 1;
-            report.records_scanned += outcome.records;
-            report.bytes_truncated += outcome.truncated_bytes;
-            if let Some(reason) = outcome.reason {
-                tracing::warn!(partition_id, segment = base, truncated = outcome.truncated_bytes, %reason, "truncated segment");
-                report.truncations.push((base, reason));
-            }
-            // Scanned records are made durable before their index entries are written, so an
-            // entry on disk always describes synced data.
-            if segment.entries.len() > segment.persisted {
-                report.index_entries_rebuilt += (segment.entries.len() - segment.persisted) as u64;
-                sync_and_persist_index(&mut segment).await?;
+            if last || !segment::load_closed(&mut segment).await? {
+                scan_segment(&mut segment, partition_id, verify, !last, &mut report).await?;
             }
             // A segment that does not end where the next begins lost records (a power cut
-            // before its background close finished): what follows cannot be dense, so the log
-            // keeps the prefix, as Kafka's recovery does.
+            // before its background close finished, or a failed sync whose pages the kernel
+            // dropped): what follows cannot be dense, so the log keeps the prefix, as Kafka's
+            // recovery does. A closed segment trusted by its index can end short too.
             let next_base = bases.get(i + 1).copied();
             if let Some(next_base) = next_base.filter(|&next| next != segment.end_offset) {
                 let dropped = &bases[i + 1..];
@@ -219,6 +220,8 @@ impl<S: Storage> Partition<S> {
         if segments.is_empty() {
             segments.push(Self::create_segment(&storage, dir, 0, &config).await?);
         }
+        // Recovery synced whatever it kept.
+        segments.iter_mut().for_each(|s| s.synced_size = s.size);
         let next_offset = segments.last().map_or(0, |s| s.end_offset);
         let last_timestamp = segments.iter().rev().find_map(|s| s.last_timestamp()).unwrap_or(0);
         let (offsets, loaded) = ConsumerOffsets::load(&storage, dir).await?;
@@ -331,6 +334,7 @@ impl<S: Storage> Partition<S> {
             cache_bytes: state.cache.len_bytes(),
             cache_hits: state.cache.hits,
             cache_misses: state.cache.misses,
+            failed: state.failed.is_some(),
         }
     }
 
@@ -359,6 +363,32 @@ impl<F: crate::io::LogFile> State<F> {
             .unwrap_or(self.visible_end)
             .min(self.visible_end)
     }
+}
+
+/// Scans a segment's records (from its last trusted index entry, or all of them when `full`),
+/// cuts a damaged tail and makes the records found durable before writing their index entries,
+/// so an entry on disk always describes synced data.
+async fn scan_segment<F: crate::io::LogFile>(
+    segment: &mut Segment<F>,
+    partition_id: u32,
+    verify: Verify,
+    full: bool,
+    report: &mut RecoveryReport,
+) -> Result<()> {
+    let base = segment.base_offset;
+    let outcome = segment::recover(segment, partition_id, verify, full).await?;
+    report.segments_scanned += 1;
+    report.records_scanned += outcome.records;
+    report.bytes_truncated += outcome.truncated_bytes;
+    if let Some(reason) = outcome.reason {
+        tracing::warn!(partition_id, segment = base, truncated = outcome.truncated_bytes, %reason, "truncated segment");
+        report.truncations.push((base, reason));
+    }
+    if segment.entries.len() > segment.persisted {
+        report.index_entries_rebuilt += (segment.entries.len() - segment.persisted) as u64;
+        sync_and_persist_index(segment).await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn sync_and_persist_index<F: crate::io::LogFile>(segment: &mut Segment<F>) -> Result<()> {

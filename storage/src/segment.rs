@@ -34,6 +34,8 @@ pub(crate) struct Segment<F> {
     pub end_offset: u64,
     /// Bytes of records written (the file may be longer while O_DIRECT padding is present).
     pub size: u64,
+    /// Bytes known to be on the disk: covered by the last successful sync of the log.
+    pub synced_size: u64,
     pub entries: Vec<IndexEntry>,
     /// Entries already written to the index file.
     pub persisted: usize,
@@ -78,6 +80,7 @@ impl<F: LogFile> Segment<F> {
             base_offset,
             end_offset: base_offset,
             size: 0,
+            synced_size: 0,
             entries: Vec::new(),
             persisted: 0,
             log: Rc::new(log),
@@ -315,6 +318,27 @@ pub(crate) async fn load_closed<F: LogFile>(segment: &mut Segment<F>) -> Result<
     segment.persisted = entries.len();
     segment.entries = entries;
     Ok(true)
+}
+
+/// Reads back the records that `entries` describe in `log`, whose records end at byte `size`,
+/// and validates them as recovery does (lengths, checksums, offsets, partition). Returns how
+/// many entries, from the first, describe intact records.
+pub(crate) async fn count_intact<F: LogFile>(
+    log: &F,
+    entries: &[IndexEntry],
+    size: u64,
+    partition_id: u32,
+    verify: Verify,
+) -> usize {
+    let mut reader = ChunkReader::new(log, size);
+    for (at, entry) in entries.iter().enumerate() {
+        let end = entries.get(at + 1).map_or(size, |next| next.position);
+        match reader.record(entry.position, entry.base_offset, partition_id, verify).await {
+            Ok(Some((_, length))) if entry.position + length == end => {}
+            _ => return at,
+        }
+    }
+    entries.len()
 }
 
 /// Reads a log sequentially in large chunks for recovery, so a segment of small records costs

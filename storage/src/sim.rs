@@ -3,7 +3,9 @@
 //! was last synced). [`SimStorage::crash`] builds the disk as it would look after a power cut:
 //! each unsynced write is kept, torn or lost at random, and files whose directory entry was
 //! never synced vanish. Writes can be made to fail after a countdown, as a dying device (every
-//! later call fails too) or as a full disk (until space returns).
+//! later call fails too) or as a full disk (until space returns); file syncs can be made to
+//! fail too ([`SimStorage::fail_syncs`]), with ENOSPC or EIO, keeping or dropping the unsynced
+//! writes as the kernel's page cache may.
 //!
 //! Simplification: removing a file is durable at once.
 
@@ -24,6 +26,19 @@ pub enum Failure {
     NoSpace,
 }
 
+/// How an injected `fdatasync` failure behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncFailure {
+    /// ENOSPC (thin provisioning, NFS, a delayed allocation): the unsynced writes stay readable
+    /// and unsynced.
+    NoSpace,
+    /// ENOSPC, and the file's unsynced writes are dropped: reads see what was last synced (ext4
+    /// invalidates the pages of a delayed allocation it cannot place).
+    NoSpaceDropping,
+    /// EIO: the device failed; the unsynced writes stay readable and unsynced.
+    Io,
+}
+
 #[derive(Debug)]
 enum Pending {
     Write { position: u64, data: Vec<u8> },
@@ -42,6 +57,8 @@ struct FileData {
 struct Disk {
     files: BTreeMap<PathBuf, Rc<RefCell<FileData>>>,
     countdown: Option<(u64, Failure)>,
+    /// File syncs still to fail, and how.
+    sync_failures: Option<(u32, SyncFailure)>,
     dead: bool,
     full: bool,
     rng: fastrand::Rng,
@@ -73,6 +90,7 @@ impl SimStorage {
             disk: Rc::new(RefCell::new(Disk {
                 files: BTreeMap::new(),
                 countdown: None,
+                sync_failures: None,
                 dead: false,
                 full: false,
                 rng: fastrand::Rng::with_seed(seed),
@@ -85,6 +103,16 @@ impl SimStorage {
     /// The `writes`-th write from now fails as `failure` says.
     pub fn fail_after_writes(&self, writes: u64, failure: Failure) {
         self.disk.borrow_mut().countdown = Some((writes, failure));
+    }
+
+    /// The next `count` file syncs (`fdatasync`, not directory syncs) fail as `failure` says.
+    pub fn fail_syncs(&self, count: u32, failure: SyncFailure) {
+        self.disk.borrow_mut().sync_failures = (count > 0).then_some((count, failure));
+    }
+
+    /// File syncs still to fail.
+    pub fn sync_failures_left(&self) -> u32 {
+        self.disk.borrow().sync_failures.map_or(0, |(count, _)| count)
     }
 
     /// Ends a [`Failure::NoSpace`] episode.
@@ -134,6 +162,7 @@ impl SimStorage {
             disk: Rc::new(RefCell::new(Disk {
                 files,
                 countdown: None,
+                sync_failures: None,
                 dead: false,
                 full: false,
                 rng,
@@ -293,6 +322,18 @@ impl LogFile for SimFile {
         }
         disk.syncs += 1;
         let mut data = self.data.borrow_mut();
+        if let Some((count, failure)) = disk.sync_failures {
+            disk.sync_failures = (count > 1).then_some((count - 1, failure));
+            return Err(match failure {
+                SyncFailure::NoSpace => io::Error::from_raw_os_error(libc::ENOSPC),
+                SyncFailure::NoSpaceDropping => {
+                    data.current = data.durable.clone();
+                    data.unsynced.clear();
+                    io::Error::from_raw_os_error(libc::ENOSPC)
+                }
+                SyncFailure::Io => eio(),
+            });
+        }
         data.durable = data.current.clone();
         data.unsynced.clear();
         Ok(())

@@ -11,11 +11,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::rc::Rc;
 use std::task::Poll;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use common::run;
 use whippet_protocol::batch::{self, BatchHeader, Frames, RecordBuilder, Verify};
-use whippet_storage::sim::{Failure, SimStorage};
+use whippet_storage::sim::{Failure, SimStorage, SyncFailure};
 use whippet_storage::{
     Appended, ConsumerKey, Durability, Partition, PartitionConfig, ReadFrom, RecoveryReport, StorageError,
 };
@@ -60,6 +61,7 @@ fn random_config(rng: &mut fastrand::Rng, durability: Durability) -> PartitionCo
         verify_checksums: true,
         direct_io: rng.u8(0..4) == 0,
         max_read_size: 16 << 20,
+        ..PartitionConfig::default()
     }
 }
 
@@ -640,6 +642,143 @@ fn power_cut_never_loses_an_acknowledged_append_under_always() {
 fn power_cut_keeps_everything_synced_under_never() {
     for seed in 0..200 {
         run(power_cut(seed, Durability::Never));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failing syncs
+
+/// Whether a change refused while syncs fail says the partition failed for good; panics when
+/// the error is not a partition failure.
+fn failed_for_good(error: &StorageError, ctx: &str) -> bool {
+    match error {
+        StorageError::Failed { no_space, .. } => !no_space,
+        other => panic!("{ctx}: a failed sync refused a change with {other}, not a partition failure"),
+    }
+}
+
+/// Appends (one at a time and in concurrent groups) and syncs while file syncs fail now and
+/// then, with ENOSPC keeping or dropping the unsynced writes, or with EIO. Every refusal must
+/// be a partition failure; one caused by a full disk heals in place once the retry time has
+/// passed, one caused by EIO only with a reopen. What a successful sync covered (under
+/// `always`, every acknowledged append) stays readable, and survives a power cut at the end;
+/// under `never`, appends acknowledged but unsynced when a failed sync dropped the page cache
+/// are lost, as in a power cut.
+async fn syncs_fail(seed: u64, durability: Durability) {
+    let always = durability == Durability::Always;
+    let ctx = format!("seed {seed} {durability:?}");
+    let ctx = ctx.as_str();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let config = PartitionConfig { no_space_retry: Duration::from_millis(1), ..random_config(&mut rng, durability) };
+    let storage = SimStorage::new(seed);
+    let (mut log, _) = open(&storage, &config, ctx).await;
+    let mut sent = Sent::default();
+    let mut acked: Acked = Vec::new();
+    let mut required: Acked = Vec::new();
+    let mut for_good = false;
+    // Serials a failed sync may have dropped: acknowledged and unsynced when a dropping failure
+    // was armed, or acknowledged while it was.
+    let mut at_risk: HashSet<u64> = HashSet::new();
+    let mut dropping_armed = false;
+    for _ in 0..rng.usize(1..50) {
+        dropping_armed &= storage.sync_failures_left() > 0;
+        match rng.u8(0..20) {
+            0..=9 => {
+                let (serial, record) = sent.record(&mut rng);
+                match log.append(record).await {
+                    Ok(appended) => acked.push((appended, serial)),
+                    Err(error) => for_good |= failed_for_good(&error, ctx),
+                }
+                if dropping_armed {
+                    at_risk.insert(serial);
+                }
+            }
+            10..=12 => {
+                let mut serials = Vec::new();
+                let mut futures = Vec::new();
+                for _ in 0..rng.usize(2..=5) {
+                    let (serial, record) = sent.record(&mut rng);
+                    serials.push(serial);
+                    futures.push(log.append(record));
+                }
+                for (result, serial) in futures_util::future::join_all(futures).await.into_iter().zip(serials) {
+                    match result {
+                        Ok(appended) => acked.push((appended, serial)),
+                        Err(error) => for_good |= failed_for_good(&error, ctx),
+                    }
+                    if dropping_armed {
+                        at_risk.insert(serial);
+                    }
+                }
+            }
+            13..=14 => {
+                let before: Acked = acked.iter().filter(|a| !at_risk.contains(&a.1)).copied().collect();
+                match log.sync().await {
+                    Ok(()) => required = before,
+                    Err(error) => for_good |= failed_for_good(&error, ctx),
+                }
+            }
+            15..=16 => {
+                let failure = match rng.u8(0..10) {
+                    0..=4 => SyncFailure::NoSpace,
+                    5..=8 => SyncFailure::NoSpaceDropping,
+                    _ => SyncFailure::Io,
+                };
+                if failure == SyncFailure::NoSpaceDropping {
+                    let synced: HashSet<u64> = required.iter().map(|a| a.1).collect();
+                    at_risk.extend(acked.iter().map(|a| a.1).filter(|serial| !synced.contains(serial)));
+                    dropping_armed = true;
+                }
+                storage.fail_syncs(rng.u32(1..=2), failure);
+            }
+            17..=18 => monoio::time::sleep(Duration::from_millis(2)).await,
+            _ if always => {
+                // Under `always` everything visible was synced: reads go on through failures.
+                read_back(&log, &sent, ctx).await.assert_holds(&acked, ctx);
+            }
+            _ => {}
+        }
+        if always {
+            required = acked.clone();
+        }
+    }
+    storage.fail_syncs(0, SyncFailure::Io);
+    if !for_good {
+        monoio::time::sleep(Duration::from_millis(2)).await;
+        let (serial, record) = sent.record(&mut rng);
+        match log.append(record).await {
+            Ok(appended) => acked.push((appended, serial)),
+            Err(error) => for_good = failed_for_good(&error, ctx),
+        }
+        if always {
+            required = acked.clone();
+        }
+    }
+    if for_good {
+        drop(log);
+        (log, _) = open(&storage, &config, &format!("{ctx}, reopened after a failure for good")).await;
+    }
+    let live = read_back(&log, &sent, ctx).await;
+    live.assert_holds(&required, ctx);
+    let crashed = storage.crash();
+    let ctx = &format!("{ctx}, after a power cut");
+    let (after, report) = open(&crashed, &config, ctx).await;
+    let recovered = read_back(&after, &sent, ctx).await;
+    recovered.assert_holds(&required, ctx);
+    recovered_log_stays_usable(&crashed, &config, (after, report), &mut sent, &recovered, &mut rng, ctx).await;
+}
+
+#[test]
+fn failing_syncs_keep_every_acknowledged_append_under_always() {
+    for seed in 0..200 {
+        run(syncs_fail(seed, Durability::Always));
+    }
+}
+
+#[test]
+fn failing_syncs_keep_everything_synced_under_never() {
+    for seed in 0..200 {
+        run(syncs_fail(seed, Durability::Never));
     }
 }
 

@@ -359,6 +359,7 @@ fn config(direct: bool) -> impl Strategy<Value = PartitionConfig> {
             verify_checksums: true,
             direct_io,
             max_read_size,
+            ..PartitionConfig::default()
         },
     )
 }

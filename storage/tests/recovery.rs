@@ -179,3 +179,26 @@ fn records_lost_before_a_later_segment_drop_what_follows_so_offsets_stay_dense()
         assert_eq!(log.append(record(7, 5, 100)).await.unwrap().base_offset, 35);
     });
 }
+
+/// The same loss when the shortened segment's index agrees with what is left of it (the index
+/// entries of the lost records were never written): the segment is trusted without a scan, and
+/// the gap after it must still be found.
+///
+/// Bug: the gap check ran only for scanned segments, so the log reopened with offsets 0..35
+/// followed by 40..50, not dense.
+#[test]
+fn records_lost_before_a_later_segment_are_found_when_the_index_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    run(async {
+        write(dir.path(), 10).await.close().await.unwrap();
+        let middle_log = &segment_files(dir.path(), "log")[1];
+        let middle_index = &segment_files(dir.path(), "index")[1];
+        let len = std::fs::metadata(middle_log).unwrap().len();
+        OpenOptions::new().write(true).open(middle_log).unwrap().set_len(len - RECORD_LEN).unwrap();
+        OpenOptions::new().write(true).open(middle_index).unwrap().set_len(3 * 32).unwrap();
+        let (log, report) = Partition::open(UringStorage, dir.path(), 0, config()).await.unwrap();
+        assert_eq!(report.segments_dropped, vec![40], "{report:?}");
+        assert_eq!(all_offsets(&log).await, (0..35).collect::<Vec<_>>());
+        assert_eq!(log.append(record(7, 5, 100)).await.unwrap().base_offset, 35);
+    });
+}

@@ -112,7 +112,12 @@ error_codes! {
     NotResolvedConsumer = 3022,
     SegmentNotFound = 4000,
     InvalidSegmentSize = 4002,
+    /// An append refused because the disk is full (or its partition is recovering from a full
+    /// disk); retry once space returns.
+    CannotSaveMessagesToSegment = 4006,
     InvalidMessagesCount = 4009,
+    /// An append refused because its partition failed on an I/O error; a restart recovers it.
+    CannotAppendMessage = 4010,
     TooBigUserHeaders = 4017,
     InvalidHeaderKey = 4018,
     InvalidHeaderValue = 4019,
@@ -152,6 +157,9 @@ error_codes! {
     /// V: the SDK drops its assignment, re-syncs and retries once.
     ConsumerGroupPartitionNotOwned = 5009,
     SnapshotFileCompletionFailed = 9000,
+    /// A change other than an append (consumer offset, purge, metadata) that could not be
+    /// written: a full disk or a failed partition.
+    CannotWriteToFile = 10006,
     AlreadyAuthenticated = 14000,
     /// The SDK raises it for a login reply whose session is 0.
     InvalidSession = 14001,
@@ -197,10 +205,13 @@ mod tests {
             (ErrorCode::TooManyPartitions, 2015),
             (ErrorCode::PartitionNotFound, 3007),
             (ErrorCode::ConsumerOffsetNotFound, 3021),
+            (ErrorCode::CannotSaveMessagesToSegment, 4006),
             (ErrorCode::InvalidMessagesCount, 4009),
+            (ErrorCode::CannotAppendMessage, 4010),
             (ErrorCode::UnsupportedOptionKey, 4041),
             (ErrorCode::ConsumerGroupNameAlreadyExists, 5004),
             (ErrorCode::ConsumerGroupPartitionNotOwned, 5009),
+            (ErrorCode::CannotWriteToFile, 10006),
             (ErrorCode::IncompatibleProtocolVersion, 14003),
         ];
         for (code, number) in expected {
