@@ -1,11 +1,13 @@
 //! Reading frames. A connection's first four bytes say its dialect (protocol.md §3.3): a VSR
 //! client's first frame starts with 48 zero bytes, a legacy frame with its length (≥ 4).
 //! A frame longer than the configured limit is refused from its header, before the body is
-//! read, so no client can make the server allocate without bound.
+//! read. A body above [`EAGER_BODY`] is read only after the shard's [`BodyBudget`] grants its
+//! size, so what declared-but-unsent bodies can pin is bounded per shard, not per connection.
 
 use std::io;
 
 use bytes::BytesMut;
+use local_sync::semaphore::{AcquireError, Semaphore, SemaphorePermit};
 use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRentExt;
 use whippet_protocol::vsr::HEADER_SIZE;
@@ -37,6 +39,62 @@ pub struct VsrFrame {
     pub body: BytesMut,
 }
 
+/// Bodies up to this size are read without asking the budget: a connection can pin at most this
+/// much by declaring a body and not sending it (10,000 connections: 640 MiB at worst).
+pub const EAGER_BODY: usize = 64 << 10;
+
+/// The budget is counted in KiB so that a `u32` of permits covers terabytes.
+const BUDGET_UNIT: u64 = 1 << 10;
+
+/// How many bytes of frame bodies larger than [`EAGER_BODY`] one shard may be receiving at
+/// once. A reader waits for its share before allocating, so a crowd of clients that declare
+/// 64 MiB bodies and trickle them in (or never send them) holds at most the budget, while the
+/// waiting ones are held back by TCP flow control. One per shard; single-threaded.
+#[derive(Debug)]
+pub struct BodyBudget {
+    semaphore: Semaphore,
+    bytes: u64,
+}
+
+impl BodyBudget {
+    /// `bytes` must be at least the largest frame allowed, or such a frame would wait forever;
+    /// the server's config validation enforces it, and this rounds up to it as a backstop.
+    pub fn new(bytes: u64, max_frame: u32) -> BodyBudget {
+        let bytes = bytes.max(u64::from(max_frame));
+        let units = bytes.div_ceil(BUDGET_UNIT).min(u64::from(u32::MAX));
+        BodyBudget { semaphore: Semaphore::new(units as usize), bytes }
+    }
+
+    /// The budget's size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Bytes not granted to any reader now.
+    pub fn available(&self) -> u64 {
+        self.semaphore.available_permits() as u64 * BUDGET_UNIT
+    }
+
+    async fn reserve(&self, len: usize) -> Result<Option<SemaphorePermit<'_>>, AcquireError> {
+        if len <= EAGER_BODY {
+            return Ok(None);
+        }
+        let units = (len as u64).div_ceil(BUDGET_UNIT).min(u64::from(u32::MAX)) as u32;
+        self.semaphore.acquire_many(units).await.map(Some)
+    }
+}
+
+/// Reads a body of `len` bytes once the budget grants it. The grant ends when the body has
+/// arrived: from then on the request is the server's to finish, bounded in time by its own work.
+async fn read_body<S: AsyncReadRentExt>(
+    stream: &mut S,
+    len: usize,
+    budget: &BodyBudget,
+) -> Result<Option<BytesMut>, FrameError> {
+    let _grant = budget.reserve(len).await.map_err(|_| FrameError::Closed)?;
+    read_exactly(stream, len).await
+}
+
 /// Reads exactly `len` bytes into a fresh buffer. `Ok(None)` on a clean EOF before any byte.
 async fn read_exactly<S: AsyncReadRentExt>(stream: &mut S, len: usize) -> Result<Option<BytesMut>, FrameError> {
     if len == 0 {
@@ -65,6 +123,7 @@ pub async fn read_vsr_frame<S: AsyncReadRentExt>(
     stream: &mut S,
     prefix: Option<BytesMut>,
     max_frame: u32,
+    budget: &BodyBudget,
 ) -> Result<VsrFrame, FrameError> {
     let mut header = prefix.unwrap_or_default();
     let rest = HEADER_SIZE - header.len();
@@ -75,7 +134,7 @@ pub async fn read_vsr_frame<S: AsyncReadRentExt>(
         return Err(FrameError::BadSize { size: u64::from(size), min: HEADER_SIZE as u64, max: u64::from(max_frame) });
     }
     let body_len = size as usize - HEADER_SIZE;
-    let Some(body) = read_exactly(stream, body_len).await? else { return Err(FrameError::Closed) };
+    let Some(body) = read_body(stream, body_len, budget).await? else { return Err(FrameError::Closed) };
     Ok(VsrFrame { header, body })
 }
 
@@ -104,6 +163,7 @@ pub async fn read_legacy_frame<S: AsyncReadRentExt>(
     stream: &mut S,
     prefix: Option<BytesMut>,
     max_payload: impl Fn(u32) -> u32,
+    budget: &BodyBudget,
 ) -> Result<LegacyFrame, LegacyFrameError> {
     let mut header = prefix.unwrap_or_default();
     let rest = 8 - header.len();
@@ -115,7 +175,7 @@ pub async fn read_legacy_frame<S: AsyncReadRentExt>(
     if length < 4 || u64::from(length) > max {
         return Err(LegacyFrameError::BadLength { length, max });
     }
-    let Some(payload) = read_exactly(stream, length as usize - 4).await? else {
+    let Some(payload) = read_body(stream, length as usize - 4, budget).await? else {
         return Err(FrameError::Closed.into());
     };
     Ok(LegacyFrame { code, payload })

@@ -1,12 +1,15 @@
 //! Sockets and frames: the acceptor thread, reading and writing Iggy frames on a connection,
-//! and telling the two dialects apart. Knows nothing of files, partitions or metadata.
+//! telling the two dialects apart, and TLS on the listener. Knows nothing of files, partitions or
+//! metadata.
 
 pub mod acceptor;
 pub mod frame;
 pub mod output;
+pub mod tls;
 
 pub use acceptor::{Acceptor, AcceptorStop};
 pub use frame::{
-    Dialect, FrameError, LegacyFrame, LegacyFrameError, VsrFrame, read_legacy_frame, read_vsr_frame, sniff,
+    BodyBudget, Dialect, EAGER_BODY, FrameError, LegacyFrame, LegacyFrameError, VsrFrame, read_legacy_frame,
+    read_vsr_frame, sniff,
 };
 pub use output::Output;

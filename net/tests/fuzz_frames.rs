@@ -29,7 +29,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{FileFailurePersistence, RngSeed, TestCaseResult, TestRunner};
 use whippet_net::{
-    Dialect, FrameError, LegacyFrame, LegacyFrameError, VsrFrame, read_legacy_frame, read_vsr_frame, sniff,
+    BodyBudget, Dialect, FrameError, LegacyFrame, LegacyFrameError, VsrFrame, read_legacy_frame, read_vsr_frame, sniff,
 };
 use whippet_protocol::codes;
 use whippet_protocol::legacy::payload_cap;
@@ -337,7 +337,7 @@ fn read_one_vsr(mut stream: Stream, max_frame: u32, sniffed: bool) -> TestCaseRe
             if sniffed && prefix.is_none() {
                 return Err(FrameError::Closed);
             }
-            read_vsr_frame(&mut stream, prefix, max_frame).await
+            read_vsr_frame(&mut stream, prefix, max_frame, &BodyBudget::new(0, max_frame)).await
         })
     });
     let faulted = stream.faults_before(HEADER_SIZE);
@@ -399,14 +399,16 @@ fn vsr_frames_round_trip() {
             };
             let mut prefix = Some(prefix);
             for frame in &frames {
-                let read = read_vsr_frame(&mut stream, prefix.take(), MAX_FRAME_SIZE).await;
+                let read =
+                    read_vsr_frame(&mut stream, prefix.take(), MAX_FRAME_SIZE, &BodyBudget::new(0, MAX_FRAME_SIZE))
+                        .await;
                 let Ok(VsrFrame { header, body }) = read else {
                     prop_assert!(false, "a valid frame was refused: {read:?}");
                     return Ok(());
                 };
                 prop_assert_eq!([&header[..], &body[..]].concat(), frame.clone());
             }
-            let end = read_vsr_frame(&mut stream, None, MAX_FRAME_SIZE).await;
+            let end = read_vsr_frame(&mut stream, None, MAX_FRAME_SIZE, &BodyBudget::new(0, MAX_FRAME_SIZE)).await;
             prop_assert!(matches!(end, Err(FrameError::Closed)), "{end:?}");
             Ok(())
         })
@@ -426,7 +428,7 @@ fn read_one_legacy(mut stream: Stream, max_frame: u32, sniffed: bool) -> TestCas
             if sniffed && prefix.is_none() {
                 return Err(LegacyFrameError::Frame(FrameError::Closed));
             }
-            read_legacy_frame(&mut stream, prefix, max_payload).await
+            read_legacy_frame(&mut stream, prefix, max_payload, &BodyBudget::new(u64::from(u32::MAX), 0)).await
         })
     });
     if bytes.len() < 8 || stream.faults_before(8) {
@@ -488,7 +490,13 @@ fn legacy_frames_round_trip() {
             };
             let mut prefix = Some(prefix);
             for frame in &frames {
-                let read = read_legacy_frame(&mut stream, prefix.take(), max_payload).await;
+                let read = read_legacy_frame(
+                    &mut stream,
+                    prefix.take(),
+                    max_payload,
+                    &BodyBudget::new(u64::from(u32::MAX), 0),
+                )
+                .await;
                 let Ok(LegacyFrame { code, payload }) = read else {
                     prop_assert!(false, "a valid frame was refused: {read:?}");
                     return Ok(());
@@ -496,7 +504,7 @@ fn legacy_frames_round_trip() {
                 prop_assert_eq!(code, u32_at(frame, 4));
                 prop_assert_eq!(&payload[..], &frame[8..]);
             }
-            let end = read_legacy_frame(&mut stream, None, max_payload).await;
+            let end = read_legacy_frame(&mut stream, None, max_payload, &BodyBudget::new(u64::from(u32::MAX), 0)).await;
             prop_assert!(matches!(end, Err(LegacyFrameError::Frame(FrameError::Closed))), "{end:?}");
             Ok(())
         })

@@ -10,4 +10,4 @@ pub mod wake;
 
 pub use mesh::{Closed, Inbox, InboxParts, Mailbox, mesh};
 pub use routing::owner;
-pub use runtime::{Driver, ShardPlacement, StartError, available_cores, parse_cores, spawn_shard};
+pub use runtime::{BlockingPool, Driver, ShardPlacement, StartError, available_cores, parse_cores, spawn_shard};

@@ -19,6 +19,40 @@ pub struct ShardPlacement {
     pub ring_entries: u32,
     /// Fall back to epoll when io_uring is unavailable (slower; logged as an error).
     pub allow_legacy_driver: bool,
+    /// Where `monoio::spawn_blocking` runs CPU-heavy work (password hashing) off the shard;
+    /// without one it runs on the shard itself.
+    pub blocking: Option<BlockingPool>,
+}
+
+/// Threads shared by every shard for work that must not stall a shard's ring.
+#[derive(Clone)]
+pub struct BlockingPool(threadpool::ThreadPool);
+
+impl BlockingPool {
+    /// `threads` threads named `{name}-N`.
+    pub fn new(name: &str, threads: usize) -> BlockingPool {
+        BlockingPool(threadpool::Builder::new().num_threads(threads.max(1)).thread_name(name.to_string()).build())
+    }
+}
+
+impl std::fmt::Debug for BlockingPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingPool").field("threads", &self.0.max_count()).finish()
+    }
+}
+
+impl monoio::blocking::ThreadPool for BlockingPool {
+    fn schedule_task(&self, task: monoio::blocking::BlockingTask) {
+        self.0.execute(move || task.run());
+    }
+}
+
+/// Hands `spawn_blocking` to the pool, or runs it in place when there is none.
+fn with_blocking<D>(builder: RuntimeBuilder<D>, pool: Option<BlockingPool>) -> RuntimeBuilder<D> {
+    match pool {
+        Some(pool) => builder.attach_thread_pool(Box::new(pool)),
+        None => builder.with_blocking_strategy(monoio::blocking::BlockingStrategy::ExecuteLocal),
+    }
 }
 
 /// Which driver a shard ended up on.
@@ -78,7 +112,10 @@ where
         let _ = started.send(Err(StartError::Pin { index, core }));
         return;
     }
-    let uring = RuntimeBuilder::<IoUringDriver>::new().enable_timer().with_entries(placement.ring_entries).build();
+    let uring = with_blocking(RuntimeBuilder::<IoUringDriver>::new(), placement.blocking.clone())
+        .enable_timer()
+        .with_entries(placement.ring_entries)
+        .build();
     match uring {
         Ok(mut runtime) => {
             let _ = started.send(Ok(Driver::IoUring));
@@ -86,7 +123,10 @@ where
         }
         Err(source) if placement.allow_legacy_driver => {
             tracing::error!(shard = index, %source, "io_uring unavailable: running on the LEGACY epoll driver, expect higher latency");
-            match RuntimeBuilder::<LegacyDriver>::new().enable_timer().build() {
+            match with_blocking(RuntimeBuilder::<LegacyDriver>::new(), placement.blocking.clone())
+                .enable_timer()
+                .build()
+            {
                 Ok(mut runtime) => {
                     let _ = started.send(Ok(Driver::Legacy));
                     runtime.block_on(body(Driver::Legacy));

@@ -10,7 +10,8 @@ fn messages_cross_shards_and_answers_come_back() {
     let to_first = mailboxes[0].clone();
     let second_inbox = inboxes.pop().unwrap();
     let first_inbox = inboxes.pop().unwrap();
-    let placement = |index| ShardPlacement { index, core: None, ring_entries: 64, allow_legacy_driver: false };
+    let placement =
+        |index| ShardPlacement { index, core: None, ring_entries: 64, allow_legacy_driver: false, blocking: None };
     // Shard 1 answers every request x with x * 2.
     let (echo, _) = spawn_shard(placement(1), move |_| async move {
         let inbox = second_inbox.open().unwrap();
