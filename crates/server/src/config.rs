@@ -19,6 +19,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub auth: AuthConfig,
     pub heartbeat: HeartbeatConfig,
+    pub tls: TlsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -30,6 +31,18 @@ pub struct HeartbeatConfig {
     /// A client silent for more than 1.2 × this (e.g. `"30s"`, `"500ms"`) is dropped and its
     /// consumer-group memberships are released.
     pub interval: String,
+}
+
+/// TLS on the listener. When enabled, every connection on `server.tcp_address` speaks TLS
+/// (what the Iggy SDKs expect with `tls=true`); there is no plain port beside it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub enabled: bool,
+    /// PEM certificate chain, the server's own certificate first.
+    pub cert_file: PathBuf,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -46,6 +59,17 @@ pub struct ServerConfig {
     /// Open client connections at most; the acceptor closes any connection beyond it at once
     /// (and logs it), so a flood of sockets cannot exhaust descriptors or memory.
     pub max_connections: u32,
+    /// Bytes of request bodies over 64 KiB that one shard may be receiving at once, across
+    /// its connections; a reader waits for its share (TCP holds the client back). Bounds what
+    /// clients that declare large frames and send them slowly, or never, can pin. At least
+    /// `max_frame_size`.
+    pub body_budget_per_shard: u64,
+    /// The largest message payload a send may carry (Iggy's own limit, 64,000,000, is the
+    /// most); a larger one is refused with TooBigMessagePayload (4022).
+    pub max_message_size: u32,
+    /// The most partitions one topic may have (Iggy's limit, 1,000, is the most); creating
+    /// more is refused with TooManyPartitions (2015).
+    pub max_partitions_per_topic: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -79,6 +103,14 @@ pub struct StorageConfig {
 pub struct AuthConfig {
     pub root_username: String,
     pub root_password: String,
+    /// Failed logins one IP address may make per `login_window` before its further logins
+    /// (right or wrong) are refused unchecked until the window ends; 0 = no limit.
+    pub max_login_failures: u32,
+    /// The window for `max_login_failures`, e.g. `"60s"`.
+    pub login_window: String,
+    /// Threads that check and hash passwords (argon2 takes tens of ms of CPU), so that logins
+    /// never stall a shard's partitions.
+    pub password_threads: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,6 +136,9 @@ impl Default for Config {
                 backlog: 1024,
                 max_frame_size: 64 << 20,
                 max_connections: 10_000,
+                body_budget_per_shard: 256 << 20,
+                max_message_size: whippet_protocol::batch::MAX_PAYLOAD_SIZE,
+                max_partitions_per_topic: whippet_metadata::PARTITIONS_MAX,
             },
             sharding: ShardingConfig {
                 shards: ShardCount::Word("auto".to_string()),
@@ -119,8 +154,15 @@ impl Default for Config {
                 verify_checksums: true,
                 direct_io: false,
             },
-            auth: AuthConfig { root_username: "iggy".to_string(), root_password: "iggy".to_string() },
+            auth: AuthConfig {
+                root_username: "iggy".to_string(),
+                root_password: "iggy".to_string(),
+                max_login_failures: 10,
+                login_window: "60s".to_string(),
+                password_threads: 1,
+            },
             heartbeat: HeartbeatConfig { enabled: true, interval: "30s".to_string() },
+            tls: TlsConfig { enabled: false, cert_file: PathBuf::new(), key_file: PathBuf::new() },
         }
     }
 }
@@ -145,6 +187,11 @@ impl Default for HeartbeatConfig {
         Config::default().heartbeat
     }
 }
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Config::default().tls
+    }
+}
 impl Default for AuthConfig {
     fn default() -> Self {
         Config::default().auth
@@ -152,7 +199,7 @@ impl Default for AuthConfig {
 }
 
 /// Sections a `WHIPPET_<SECTION>_<KEY>` variable may name.
-const SECTIONS: [&str; 5] = ["server", "sharding", "storage", "auth", "heartbeat"];
+const SECTIONS: [&str; 6] = ["server", "sharding", "storage", "auth", "heartbeat", "tls"];
 
 /// Short variables for the settings people change most.
 fn shortcut(name: &str) -> Option<&'static str> {
@@ -216,7 +263,26 @@ impl Config {
         if self.server.max_connections == 0 {
             return Err("server.max_connections must be at least 1".to_string());
         }
+        if self.server.body_budget_per_shard < u64::from(self.server.max_frame_size) {
+            return Err(format!(
+                "server.body_budget_per_shard ({}) must be at least server.max_frame_size ({}), or a frame that large could never be read",
+                self.server.body_budget_per_shard, self.server.max_frame_size
+            ));
+        }
+        let most = whippet_protocol::batch::MAX_PAYLOAD_SIZE;
+        if !(1..=most).contains(&self.server.max_message_size) {
+            return Err(format!("server.max_message_size must be 1..={most}"));
+        }
+        let most = whippet_metadata::PARTITIONS_MAX;
+        if !(1..=most).contains(&self.server.max_partitions_per_topic) {
+            return Err(format!("server.max_partitions_per_topic must be 1..={most}"));
+        }
+        self.login_window()?;
+        if self.auth.password_threads == 0 {
+            return Err("auth.password_threads must be at least 1".to_string());
+        }
         self.heartbeat_window()?;
+        self.tls_acceptor()?;
         if self.storage.segment_size < 4096 {
             return Err("storage.segment_size must be at least 4096 bytes".to_string());
         }
@@ -228,6 +294,30 @@ impl Config {
         let mut shown = self.clone();
         shown.auth.root_password = "<redacted>".to_string();
         toml::to_string(&shown).unwrap_or_else(|error| format!("# configuration not serialisable: {error}\n"))
+    }
+
+    /// The window over which failed logins per address are counted.
+    pub fn login_window(&self) -> Result<Duration, String> {
+        let window = humantime::parse_duration(&self.auth.login_window)
+            .map_err(|e| format!("auth.login_window `{}`: {e}", self.auth.login_window))?;
+        if window.is_zero() {
+            return Err("auth.login_window must be more than zero".to_string());
+        }
+        Ok(window)
+    }
+
+    /// The listener's TLS acceptor, loaded from the PEM files; `None` when TLS is off. Fails
+    /// naming the file that is missing, unreadable or not PEM.
+    pub fn tls_acceptor(&self) -> Result<Option<whippet_net::tls::TlsAcceptor>, String> {
+        if !self.tls.enabled {
+            return Ok(None);
+        }
+        for (key, path) in [("tls.cert_file", &self.tls.cert_file), ("tls.key_file", &self.tls.key_file)] {
+            if path.as_os_str().is_empty() {
+                return Err(format!("{key} must be set when tls.enabled is true"));
+            }
+        }
+        whippet_net::tls::acceptor(&self.tls.cert_file, &self.tls.key_file).map(Some).map_err(|e| format!("tls: {e}"))
     }
 
     /// How long a client may stay silent before it is dropped; `None` when heartbeats are off.
@@ -340,5 +430,20 @@ mod tests {
         let config = Config::default();
         config.validate().unwrap();
         assert_eq!(config.tcp_address().unwrap().to_string(), "127.0.0.1:8090");
+    }
+
+    #[test]
+    fn tls_needs_readable_pem_files_when_enabled() {
+        assert_eq!(env_key("tls_cert_file").as_deref(), Some("tls.cert_file"));
+        let mut config = Config::default();
+        config.tls.enabled = true;
+        let error = config.validate().unwrap_err();
+        assert!(error.contains("tls.cert_file must be set"), "{error}");
+        config.tls.cert_file = PathBuf::from("/nonexistent/whippet-cert.pem");
+        config.tls.key_file = PathBuf::from("/nonexistent/whippet-key.pem");
+        let error = config.validate().unwrap_err();
+        assert!(error.contains("/nonexistent/whippet-cert.pem"), "{error}");
+        config.tls.enabled = false;
+        config.validate().unwrap();
     }
 }

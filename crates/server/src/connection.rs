@@ -5,6 +5,12 @@
 //! Any request counts as a heartbeat: a client silent past the heartbeat window is dropped
 //! (VSR: Eviction StaleClient). However a connection ends, the client leaves the clients list
 //! and every consumer group it joined.
+//!
+//! With TLS on, the handshake comes first, bounded by [`handshake_limit`]; the loops below are
+//! generic over the stream, so plain TCP runs the same code, monomorphised, with no TLS in it.
+//! Every timeout here ends the connection: a TLS stream whose read was cancelled must never
+//! be read again (monoio-rustls's read buffer is gone with the cancelled read), only written
+//! (the eviction notice) and dropped.
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpStream};
@@ -12,6 +18,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use whippet_metadata::USER_STATUS_ACTIVE;
 use whippet_net::{Dialect, FrameError, LegacyFrameError, Output, read_legacy_frame, read_vsr_frame, sniff};
 use whippet_protocol::codes;
@@ -133,13 +140,34 @@ pub type Outcome = Result<Reply, Denied>;
 
 /// Serves one connection until the client leaves, breaks the protocol or goes silent.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
-    let mut stream = match monoio::net::TcpStream::from_std(stream) {
+    let stream = match monoio::net::TcpStream::from_std(stream) {
         Ok(stream) => stream,
         Err(error) => {
             tracing::warn!(shard = shard.id, %peer, %error, "cannot adopt connection");
             return;
         }
     };
+    let Some(acceptor) = shard.shared.tls.clone() else {
+        return serve_stream(shard, stream, peer).await;
+    };
+    let limit = handshake_limit(shard.shared.heartbeat_window);
+    match whippet_net::tls::accept(&acceptor, stream, limit).await {
+        Ok(stream) => serve_stream(shard, stream, peer).await,
+        // Plain-TCP clients on a TLS port, wrong CAs, port scanners: common, and the client's
+        // own error says why; one line each at debug.
+        Err(error) => tracing::debug!(shard = shard.id, %peer, %error, "TLS handshake failed; connection closed"),
+    }
+}
+
+/// How long a TLS handshake may take: the heartbeat window, at most 10 s. A client that
+/// opens TCP and never completes the handshake holds a descriptor no longer than this.
+pub fn handshake_limit(heartbeat_window: Option<Duration>) -> Duration {
+    const HANDSHAKE_MAX: Duration = Duration::from_secs(10);
+    heartbeat_window.map_or(HANDSHAKE_MAX, |window| window.min(HANDSHAKE_MAX))
+}
+
+/// Serves one connection, plain or TLS, from its first byte.
+async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(shard: Rc<Shard>, mut stream: S, peer: SocketAddr) {
     let client_id = shard.new_client_id();
     let span = tracing::debug_span!("connection", shard = shard.id, client = client_id, %peer);
     let _entered = span.enter();
@@ -169,12 +197,17 @@ async fn within<F: Future>(window: Option<Duration>, future: F) -> Option<F::Out
     }
 }
 
-async fn serve_vsr(shard: &Rc<Shard>, stream: &mut monoio::net::TcpStream, prefix: BytesMut, session: &mut Session) {
+async fn serve_vsr<S: AsyncReadRent + AsyncWriteRent>(
+    shard: &Rc<Shard>,
+    stream: &mut S,
+    prefix: BytesMut,
+    session: &mut Session,
+) {
     let mut prefix = Some(prefix);
     let mut output = Output::new();
     let mut last_client = 0u128;
     loop {
-        let read = read_vsr_frame(stream, prefix.take(), shard.shared.max_frame_size);
+        let read = read_vsr_frame(stream, prefix.take(), shard.shared.max_frame_size, &shard.body_budget);
         let frame = match within(shard.shared.heartbeat_window, read).await {
             Some(Ok(frame)) => frame,
             Some(Err(FrameError::Closed)) => return,
@@ -249,12 +282,18 @@ fn result_framed(header: &RequestHeader, reply: &Reply) -> bool {
     }
 }
 
-async fn serve_legacy(shard: &Rc<Shard>, stream: &mut monoio::net::TcpStream, prefix: BytesMut, session: &mut Session) {
+async fn serve_legacy<S: AsyncReadRent + AsyncWriteRent>(
+    shard: &Rc<Shard>,
+    stream: &mut S,
+    prefix: BytesMut,
+    session: &mut Session,
+) {
     let mut prefix = Some(prefix);
     let mut output = Output::new();
     let max_frame = shard.shared.max_frame_size;
     loop {
-        let read = read_legacy_frame(stream, prefix.take(), |code| legacy::payload_cap(code, max_frame));
+        let read =
+            read_legacy_frame(stream, prefix.take(), |code| legacy::payload_cap(code, max_frame), &shard.body_budget);
         let frame = match within(shard.shared.heartbeat_window, read).await {
             Some(Ok(frame)) => frame,
             Some(Err(LegacyFrameError::Frame(FrameError::Closed))) => return,

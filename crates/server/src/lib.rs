@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod connection;
+pub mod failures;
 pub mod handlers;
 pub mod messages;
 pub mod orphans;

@@ -1,5 +1,7 @@
 //! `whippet-server`: starts the shards, the acceptor and the metadata leader, serves until
-//! SIGINT or SIGTERM, then flushes and syncs every partition and exits 0.
+//! SIGINT or SIGTERM, then flushes and syncs every partition and exits 0. Other exits: 1 the
+//! start failed, 2 bad configuration, 3 the metadata log failed, 4 a thread panicked
+//! ([`whippet_server::failures`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,12 @@ struct Cli {
     /// Heartbeat interval (e.g. 30s): clients silent for 1.2 × this are dropped. `0` turns it off.
     #[arg(long)]
     heartbeat_interval: Option<String>,
+    /// PEM certificate chain: every connection on the listener speaks TLS (needs --tls-key).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the --tls-cert certificate.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +51,7 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
+    whippet_server::failures::exit_on_panic();
     let config = match load(&cli) {
         Ok(config) => config,
         Err(error) => {
@@ -88,6 +97,15 @@ fn load(cli: &Cli) -> Result<config::Config, String> {
             config.heartbeat.interval = interval.to_string();
         }
         None => {}
+    }
+    if cli.tls_cert.is_some() || cli.tls_key.is_some() {
+        config.tls.enabled = true;
+    }
+    if let Some(file) = &cli.tls_cert {
+        config.tls.cert_file = file.clone();
+    }
+    if let Some(file) = &cli.tls_key {
+        config.tls.key_file = file.clone();
     }
     config.validate()?;
     Ok(config)

@@ -23,6 +23,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let address = config.tcp_address()?;
     let shards = config.shard_count()?;
     let cores = config.cores()?;
+    raise_open_files_limit(config.server.max_connections);
     let data_dir = config.server.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
     let acceptor =
@@ -41,18 +42,24 @@ pub fn run(config: Config) -> Result<(), String> {
             ..PartitionConfig::default()
         },
         max_frame_size: config.server.max_frame_size,
+        body_budget_per_shard: config.server.body_budget_per_shard,
+        max_message_size: config.server.max_message_size,
+        max_partitions_per_topic: config.server.max_partitions_per_topic,
+        login_guard: crate::auth::LoginGuard::new(config.auth.max_login_failures, config.login_window()?),
         connections: std::sync::atomic::AtomicUsize::new(0),
         max_connections: config.server.max_connections as usize,
         counters: CounterRegistry::default(),
         next_client_id: AtomicU64::new(1),
         clients: crate::shard::ClientRegistry::default(),
         heartbeat_window: config.heartbeat_window()?,
+        tls: config.tls_acceptor()?,
         started_at: now_micros(),
         config_toml: config.redacted_toml(),
     });
     let (mailboxes, inboxes) =
         whippet_shard::mesh::<Message>(shards).map_err(|e| format!("cannot build the shard mesh: {e}"))?;
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    let passwords = whippet_shard::BlockingPool::new("whippet-passwords", config.auth.password_threads);
     let mut threads = Vec::with_capacity(shards);
     let mut drivers = Vec::with_capacity(shards);
     for (index, parts) in inboxes.into_iter().enumerate() {
@@ -61,6 +68,7 @@ pub fn run(config: Config) -> Result<(), String> {
             core: config.sharding.pin.then(|| cores[index % cores.len()]),
             ring_entries: config.sharding.ring_entries,
             allow_legacy_driver: config.sharding.allow_legacy_driver,
+            blocking: Some(passwords.clone()),
         };
         let start = ShardStart {
             index,
@@ -113,8 +121,16 @@ pub fn run(config: Config) -> Result<(), String> {
             next = next.wrapping_add(1);
         })
         .map_err(|e| format!("cannot start the acceptor: {e}"))?;
+    if config.tls.enabled {
+        tracing::info!(
+            cert_file = %config.tls.cert_file.display(),
+            key_file = %config.tls.key_file.display(),
+            "TLS on: every connection on {listen} must speak TLS"
+        );
+    }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
+        tls = config.tls.enabled,
         shards,
         pinned = config.sharding.pin,
         cores = ?cores.iter().take(shards).collect::<Vec<_>>(),
@@ -234,4 +250,35 @@ async fn wait_for_bootstrap(inbox: &Inbox<Message>) -> Option<whippet_metadata::
         }
     }
     None
+}
+
+/// Descriptors beyond connections: segment and index files, the metadata log, rings, eventfds.
+const FILES_BESIDES_CONNECTIONS: u64 = 4096;
+
+/// Raises the soft open-files limit towards what `max_connections` needs (distributions start
+/// processes at 1,024), up to the hard limit; warns when even that is short, since accept would
+/// then fail with EMFILE long before `server.max_connections` refuses anyone.
+fn raise_open_files_limit(max_connections: u32) {
+    let wanted = u64::from(max_connections) + FILES_BESIDES_CONNECTIONS;
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur >= wanted {
+        return;
+    }
+    let raised = libc::rlimit { rlim_cur: wanted.min(limit.rlim_max), rlim_max: limit.rlim_max };
+    // SAFETY: setrlimit reads one rlimit we own.
+    if raised.rlim_cur > limit.rlim_cur && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        limit = raised;
+    }
+    if limit.rlim_cur < wanted {
+        tracing::warn!(
+            open_files = limit.rlim_cur,
+            wanted,
+            max_connections,
+            "the open-files limit is below what server.max_connections needs; raise it (LimitNOFILE= in systemd, ulimit -n) or lower max_connections"
+        );
+    }
 }

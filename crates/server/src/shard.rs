@@ -109,6 +109,14 @@ pub struct Shared {
     pub listen: SocketAddr,
     pub partition_config: PartitionConfig,
     pub max_frame_size: u32,
+    /// Bytes of large request bodies each shard may be receiving at once.
+    pub body_budget_per_shard: u64,
+    /// The largest message payload a send may carry.
+    pub max_message_size: u32,
+    pub max_partitions_per_topic: u32,
+    /// Failed logins per address, shared by every shard (an address's connections land on
+    /// any of them).
+    pub login_guard: crate::auth::LoginGuard,
     /// Client connections open now (acceptor increments, the connection's end decrements)
     /// and the most allowed.
     pub connections: std::sync::atomic::AtomicUsize,
@@ -119,6 +127,8 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// How long a client may stay silent; `None` = heartbeats off.
     pub heartbeat_window: Option<std::time::Duration>,
+    /// The listener's TLS acceptor, built once at start; `None` = plain TCP.
+    pub tls: Option<whippet_net::tls::TlsAcceptor>,
     /// µs timestamp of the start, for stats.
     pub started_at: u64,
     /// The effective configuration as TOML, root password redacted (snapshots).
@@ -151,6 +161,8 @@ pub struct Shard {
     next_session: Cell<u64>,
     /// Per-topic round-robin for `Balanced` sends from this shard's connections.
     pub balanced: RefCell<HashMap<(u32, u32), u32>>,
+    /// What this shard's connections may hold of large request bodies being received.
+    pub body_budget: whippet_net::BodyBudget,
 }
 
 impl Shard {
@@ -159,7 +171,6 @@ impl Shard {
         let fence = replica.fence();
         Rc::new(Shard {
             id,
-            shared,
             mailboxes,
             replica: RefCell::new(replica),
             fence,
@@ -170,6 +181,8 @@ impl Shard {
             next_request: Cell::new(1),
             next_session: Cell::new(1),
             balanced: RefCell::new(HashMap::new()),
+            body_budget: whippet_net::BodyBudget::new(shared.body_budget_per_shard, shared.max_frame_size),
+            shared,
         })
     }
 
@@ -358,6 +371,7 @@ impl Shard {
 
     /// The shard's main loop: handles its inbox until told to stop, then closes its partitions.
     pub async fn run(self: Rc<Self>, inbox: Inbox<Message>) {
+        crate::failures::debug_panic_on_start(self.id);
         self.open_owned_partitions();
         let mut batch = Vec::new();
         'serve: loop {
@@ -515,13 +529,9 @@ async fn run_leader(
             Err(SubmitError::Rejected(error)) => {
                 Err(MetadataFailure { code: error.iggy_code(), reason: error.to_string() })
             }
-            Err(SubmitError::Log(error)) => {
-                // The metadata log could not be made durable: a half-alive server would answer
-                // from state it cannot keep. Stop with a reason-specific code.
-                tracing::error!(%error, "metadata log failed; stopping");
-                eprintln!("whippet-server: metadata log failed: {error}");
-                std::process::exit(3);
-            }
+            // A write refused on a full disk left the log as it was: the change is refused and
+            // the server goes on. Any other log failure stops the process (crate::failures).
+            Err(SubmitError::Log(error)) => Err(crate::failures::metadata_log_failed(&error)),
         };
         match reply_to {
             ReplyTo::Local(reply) => {

@@ -760,3 +760,113 @@ fn connections_beyond_max_connections_are_closed_and_the_slots_come_back() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     checks.finish(&mut server);
 }
+
+/// `server.max_message_size` and `server.max_partitions_per_topic` refuse with Iggy's codes and
+/// leave the connection usable.
+#[test]
+fn configured_limits_refuse_with_clear_codes() {
+    let mut server = RawServer::start_with(MAX_FRAME, "max_message_size = 1000\nmax_partitions_per_topic = 4\n");
+    let mut checks = Checks::new("limits");
+    let address = server.address();
+    let mut client = match Vsr::logged_in(address) {
+        Ok(client) => client,
+        Err(error) => panic!("login as iggy/iggy: {error}\n{}", server.log_tail()),
+    };
+    let create_stream = encoded(|b| CreateStream { name: STREAM.into(), options: Options::new() }.encode(b));
+    let (status, _) =
+        client.call(Operation::CreateStream, codes::CREATE_STREAM, &create_stream).expect("create stream");
+    assert_eq!(status, 0, "create stream\n{}", server.log_tail());
+    let create_topic = |partitions_count| {
+        encoded(|b| {
+            CreateTopic { stream: stream_id(), partitions_count, name: TOPIC.into(), options: Options::new() }.encode(b)
+        })
+    };
+    checks.run("a topic with 5 partitions over a limit of 4: 2015", || {
+        let status = client.status_of(Operation::CreateTopic, codes::CREATE_TOPIC, &create_topic(5))?;
+        expect_eq("status", status, ErrorCode::TooManyPartitions as u32)?;
+        client.usable()
+    });
+    checks.run("a topic with 4 partitions is created", || {
+        let status = client.status_of(Operation::CreateTopic, codes::CREATE_TOPIC, &create_topic(4))?;
+        expect_eq("status", status, 0)
+    });
+    checks.run("one partition more: 2015", || {
+        let mut body = BytesMut::new();
+        whippet_protocol::system::PartitionsChange { stream: stream_id(), topic: topic_id(), partitions_count: 1 }
+            .encode(&mut body);
+        let status = client.status_of(Operation::CreatePartitions, codes::CREATE_PARTITIONS, &body)?;
+        expect_eq("status", status, ErrorCode::TooManyPartitions as u32)?;
+        client.usable()
+    });
+    let message = |size: usize| {
+        let mut builder = RecordBuilder::new(1_000_000);
+        builder.push(1, 1_000_000, &vec![b'x'; size], &[]);
+        send_body(1, &builder.finish())
+    };
+    checks.run("a 1001-byte payload over a limit of 1000: 4022, nothing appended", || {
+        let status = client.status_of(Operation::SendMessages, codes::SEND_MESSAGES, &message(1001))?;
+        expect_eq("status", status, ErrorCode::TooBigMessagePayload as u32)?;
+        expect_eq("stored", stored(&mut client)?.0, 0)
+    });
+    checks.run("a 1000-byte payload is appended", || {
+        let status = client.status_of(Operation::SendMessages, codes::SEND_MESSAGES, &message(1000))?;
+        expect_eq("status", status, 0)?;
+        expect_eq("stored", stored(&mut client)?.0, 1)
+    });
+    checks.finish(&mut server);
+}
+
+/// `auth.max_login_failures`: after that many failed logins an address's logins are refused,
+/// right password or not, in both dialects, until the window ends; password checks run on the
+/// `whippet-passwords` threads, not on a shard.
+#[test]
+fn failed_logins_are_limited_per_address() {
+    let mut server = RawServer::start_with(MAX_FRAME, "[auth]\nmax_login_failures = 3\nlogin_window = \"2s\"\n");
+    let mut checks = Checks::new("login_guard");
+    let address = server.address();
+    let wrong = Vsr::login_body(vsr::SERVER_PROTOCOL_VERSION, "iggy", "wrong-password");
+    let refused_login = |body: &[u8]| -> Result<(), String> {
+        let mut client = Vsr::connect(address)?;
+        let header = client.header(Operation::Register, codes::LOGIN_REGISTER, body.len());
+        client.send(&header, body)?;
+        match client.read_frame()? {
+            Frame::Eviction(eviction) => {
+                expect_eq("eviction reason", eviction.reason, EvictionReason::InvalidCredentials)
+            }
+            Frame::Reply(reply, _) => Err(format!("expected an eviction, got a reply: {reply:?}")),
+        }
+    };
+    let started = Instant::now();
+    checks.run("three wrong passwords are refused", || (0..3).try_for_each(|_| refused_login(&wrong)));
+    checks.run("then the right password is refused too (VSR)", || {
+        refused_login(&Vsr::login_body(vsr::SERVER_PROTOCOL_VERSION, "iggy", "iggy"))
+    });
+    checks.run("and in the legacy dialect", || {
+        let mut client = Legacy::connect(address)?;
+        let (status, _) = client.call(codes::LOGIN_USER, &Legacy::login_body("iggy", "iggy"))?;
+        expect_eq("status", status, ErrorCode::InvalidCredentials as u32)
+    });
+    checks.run("the refusal is logged once", || {
+        let count = server.log_lines().iter().filter(|line| line.contains("refused until its window ends")).count();
+        expect_eq("log lines", count, 1)
+    });
+    checks.run("once the window ends the right password logs in", || {
+        std::thread::sleep(std::time::Duration::from_secs(2).saturating_sub(started.elapsed()));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        Vsr::logged_in(address).map(|_| ())
+    });
+    checks.run("passwords are checked on whippet-passwords threads", || {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).map_err(|e| e.to_string())?;
+        let names: Vec<String> = tasks
+            .filter_map(Result::ok)
+            .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect();
+        if names.iter().any(|name| name.starts_with("whippet-passwor")) {
+            Ok(())
+        } else {
+            Err(format!("no whippet-passwords thread among {names:?}"))
+        }
+    });
+    checks.finish(&mut server);
+}

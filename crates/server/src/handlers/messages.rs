@@ -24,6 +24,22 @@ use crate::shard::Shard;
 /// partition id, and the SDK re-syncs its assignment (protocol.md §6.1).
 const RESYNC_REQUIRED_PARTITION: u32 = u32::MAX;
 
+/// `server.max_message_size`. Iggy's own limit is checked when the owner validates the record;
+/// a lower configured one costs a walk over the frame headers, skipped at the default.
+fn within_message_size(shard: &Shard, record: &[u8]) -> Result<(), Denied> {
+    let limit = shard.shared.max_message_size;
+    if limit >= whippet_protocol::batch::MAX_PAYLOAD_SIZE {
+        return Ok(());
+    }
+    // An unvalidated record: the walk stops at the first frame that does not fit, and the
+    // owner's validation refuses such a record anyway.
+    if let Some(frame) = whippet_protocol::batch::Frames::new(record).find(|frame| frame.payload_length > limit) {
+        tracing::debug!(payload = frame.payload_length, limit, "refused: server.max_message_size");
+        return Err(ErrorCode::TooBigMessagePayload.into());
+    }
+    Ok(())
+}
+
 pub async fn send(shard: &Rc<Shard>, session: &mut Session, mut body: BytesMut) -> Outcome {
     let request = decoded(SendMessagesHeader::decode(&body))?;
     let (stream, topic, partitions) = resolve_topic(shard, &request.stream, &request.topic)?;
@@ -52,6 +68,9 @@ pub async fn send(shard: &Rc<Shard>, session: &mut Session, mut body: BytesMut) 
         let mut fresh_id = || (fastrand::u128(..) & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
         let records = legacy::send_to_record(&messages, request.messages_count, &mut fresh_id)
             .map_err(|error| Denied::Status(error.code()))?;
+        for record in &records {
+            within_message_size(shard, record)?;
+        }
         for record in records {
             match shard.on_partition(key, PartitionOp::Append(record)).await {
                 PartitionOutcome::Appended(_) => {}
@@ -64,6 +83,7 @@ pub async fn send(shard: &Rc<Shard>, session: &mut Session, mut body: BytesMut) 
     if !declared.is_ok_and(|count| count == request.messages_count) {
         return Err(ErrorCode::InvalidMessagesCount.into());
     }
+    within_message_size(shard, &messages)?;
     match shard.on_partition(key, PartitionOp::Append(messages)).await {
         PartitionOutcome::Appended(appended) => {
             let mut reply = Reply::default();

@@ -353,6 +353,17 @@ fn parse_size(text: &str) -> Result<u64, Denied> {
     }
 }
 
+/// `server.max_partitions_per_topic`, checked against this shard's replica. Two creations
+/// racing on one topic may pass it together; the metadata leader still holds Iggy's 1,000.
+fn within_partition_limit(shard: &Shard, existing: u32, adding: u32) -> Result<(), Denied> {
+    let limit = shard.shared.max_partitions_per_topic;
+    if u64::from(existing) + u64::from(adding) > u64::from(limit) {
+        tracing::debug!(existing, adding, limit, "refused: server.max_partitions_per_topic");
+        return Err(ErrorCode::TooManyPartitions.into());
+    }
+    Ok(())
+}
+
 pub async fn create_topic(shard: &Rc<Shard>, session: &mut Session, body: &[u8]) -> Outcome {
     let (stream_identifier, command_for) = if session.is_legacy() {
         let request = decoded(legacy::requests::CreateTopic::decode(body))?;
@@ -387,7 +398,8 @@ pub async fn create_topic(shard: &Rc<Shard>, session: &mut Session, body: &[u8])
     let stream = resolve_stream(shard, &stream_identifier)?;
     authorize(shard, session, Action::CreateTopic { stream })?;
     let command = command_for(stream);
-    let Command::CreateTopic { name, .. } = &command else { unreachable!("built above") };
+    let Command::CreateTopic { name, partitions_count, .. } = &command else { unreachable!("built above") };
+    within_partition_limit(shard, 0, *partitions_count)?;
     let name = name.clone();
     shard.change_metadata(command).await.map_err(metadata_denied)?;
     shard
@@ -455,6 +467,9 @@ pub async fn create_partitions(shard: &Rc<Shard>, session: &mut Session, body: &
     let request = decoded(PartitionsChange::decode(body))?;
     let (stream, topic, _) = resolve_topic(shard, &request.stream, &request.topic)?;
     authorize(shard, session, Action::CreatePartitions { stream, topic })?;
+    let existing = shard
+        .with_metadata(|m| m.topic(&Ref::Id(stream), &Ref::Id(topic)).map(|t| t.partitions_count).unwrap_or_default());
+    within_partition_limit(shard, existing, request.partitions_count)?;
     let command =
         Command::CreatePartitions { stream: Ref::Id(stream), topic: Ref::Id(topic), count: request.partitions_count };
     shard.change_metadata(command).await.map_err(metadata_denied)?;

@@ -61,22 +61,51 @@ fn check_credentials_shape(username: &str, password: &str) -> Result<(), LoginFa
     Ok(())
 }
 
-/// Checks a username and password; the user id on success.
-fn password_login(shard: &Shard, username: &str, password: &str) -> Result<u32, LoginFailure> {
-    check_credentials_shape(username, password)?;
-    let user = shard.with_metadata(|m| m.user_by_name(username).map(|u| (u.id, u.status, u.password_hash.clone())));
-    let Some((user_id, status, hash)) = user else { return Err(LoginFailure::Credentials) };
-    if !crate::auth::verify_password(password, &hash) {
+/// Checks a username and password; the user id on success. Counted by the login guard.
+async fn password_login(shard: &Shard, session: &Session, username: &str, password: &str) -> Result<u32, LoginFailure> {
+    let address = session.peer.ip();
+    if !shard.shared.login_guard.admits(address) {
         return Err(LoginFailure::Credentials);
     }
+    let result = check_password_login(shard, username, password).await;
+    match &result {
+        Ok(_) => shard.shared.login_guard.succeeded(address),
+        Err(LoginFailure::Credentials) => shard.shared.login_guard.failed(address),
+        Err(_) => {}
+    }
+    result
+}
+
+async fn check_password_login(shard: &Shard, username: &str, password: &str) -> Result<u32, LoginFailure> {
+    check_credentials_shape(username, password)?;
+    let user = shard.with_metadata(|m| m.user_by_name(username).map(|u| (u.id, u.status, u.password_hash.clone())));
+    let hash = user.as_ref().map(|(_, _, hash)| hash.clone());
+    if !crate::auth::check_password(password.to_string(), hash).await {
+        return Err(LoginFailure::Credentials);
+    }
+    let Some((user_id, status, _)) = user else { return Err(LoginFailure::Credentials) };
     if status != USER_STATUS_ACTIVE {
         return Err(LoginFailure::Inactive);
     }
     Ok(user_id)
 }
 
-/// Checks a raw personal access token; the user id on success.
-fn token_login(shard: &Shard, token: &str) -> Result<u32, LoginFailure> {
+/// Checks a raw personal access token; the user id on success. Counted by the login guard.
+fn token_login(shard: &Shard, session: &Session, token: &str) -> Result<u32, LoginFailure> {
+    let address = session.peer.ip();
+    if !shard.shared.login_guard.admits(address) {
+        return Err(LoginFailure::Token);
+    }
+    let result = check_token_login(shard, token);
+    match &result {
+        Ok(_) => shard.shared.login_guard.succeeded(address),
+        Err(LoginFailure::Token) => shard.shared.login_guard.failed(address),
+        Err(_) => {}
+    }
+    result
+}
+
+fn check_token_login(shard: &Shard, token: &str) -> Result<u32, LoginFailure> {
     let hash = crate::auth::hash_token(token);
     let found = shard.with_metadata(|m| {
         m.personal_access_token_by_hash(&hash).map(|(user, token)| (user.id, user.status, token.expiry_at))
@@ -107,8 +136,8 @@ pub async fn login_register(shard: &Rc<Shard>, session: &mut Session, body: &[u8
         return Err(Denied::Evict(EvictionReason::IncompatibleProtocol, Some(vsr::PROTOCOL_WINDOW)));
     }
     let user_id = match &login {
-        Login::Password(login) => password_login(shard, &login.username, &login.password),
-        Login::Token(login) => token_login(shard, &login.token),
+        Login::Password(login) => password_login(shard, session, &login.username, &login.password).await,
+        Login::Token(login) => token_login(shard, session, &login.token),
     }
     .map_err(LoginFailure::vsr)?;
     logged_in(shard, session, user_id);
@@ -129,10 +158,10 @@ pub async fn login_register(shard: &Rc<Shard>, session: &mut Session, body: &[u8
 pub async fn login_legacy(shard: &Rc<Shard>, session: &mut Session, code: u32, body: &[u8]) -> Outcome {
     let user_id = if code == codes::LOGIN_USER {
         let login = decoded(LoginUser::decode(body))?;
-        password_login(shard, &login.username, &login.password)
+        password_login(shard, session, &login.username, &login.password).await
     } else {
         let login = decoded(LoginWithPersonalAccessToken::decode(body))?;
-        token_login(shard, &login.token)
+        token_login(shard, session, &login.token)
     }
     .map_err(LoginFailure::legacy)?;
     logged_in(shard, session, user_id);
@@ -202,7 +231,7 @@ pub async fn create_user(shard: &Rc<Shard>, session: &mut Session, body: &[u8]) 
         return Err(ErrorCode::UnsupportedOptionKey.into());
     }
     check_credentials_shape(&request.username, &request.password).map_err(LoginFailure::legacy)?;
-    let hash = crate::auth::hash_password(&request.password).map_err(|error| {
+    let hash = crate::auth::hash_password_off_shard(request.password.clone()).await.map_err(|error| {
         tracing::error!(%error, "cannot hash a password");
         Denied::Status(ErrorCode::Error)
     })?;
@@ -260,10 +289,12 @@ pub async fn change_password(shard: &Rc<Shard>, session: &mut Session, body: &[u
         return Err(ErrorCode::InvalidPassword.into());
     }
     let current = shard.with_metadata(|m| m.user_by_id(user_id).map(|u| u.password_hash.clone()));
-    if !current.is_some_and(|hash| crate::auth::verify_password(&request.current_password, &hash)) {
+    if current.is_none() || !crate::auth::check_password(request.current_password.clone(), current).await {
         return Err(ErrorCode::InvalidCredentials.into());
     }
-    let hash = crate::auth::hash_password(&request.new_password).map_err(|_| Denied::Status(ErrorCode::Error))?;
+    let hash = crate::auth::hash_password_off_shard(request.new_password.clone())
+        .await
+        .map_err(|_| Denied::Status(ErrorCode::Error))?;
     let command = Command::ChangePassword { user: Ref::Id(user_id), password_hash: hash };
     shard.change_metadata(command).await.map_err(metadata_denied)?;
     Ok(Reply::default())

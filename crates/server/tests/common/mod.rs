@@ -62,12 +62,14 @@ pub struct ServerOptions {
     pub pin: bool,
     /// `always`, `interval:MS` or `never`.
     pub durability: String,
+    /// More command-line flags, after the ones above (e.g. `--tls-cert FILE`).
+    pub args: Vec<String>,
 }
 
 impl ServerOptions {
     /// `shards` unpinned shards under `--durability always`.
     pub fn new(shards: u32) -> Self {
-        Self { shards, pin: false, durability: "always".to_owned() }
+        Self { shards, pin: false, durability: "always".to_owned(), args: Vec::new() }
     }
 
     pub fn pinned(mut self) -> Self {
@@ -77,6 +79,12 @@ impl ServerOptions {
 
     pub fn durability(mut self, durability: &str) -> Self {
         self.durability = durability.to_owned();
+        self
+    }
+
+    /// Appends command-line flags.
+    pub fn args<S: AsRef<str>>(mut self, args: &[S]) -> Self {
+        self.args.extend(args.iter().map(|arg| arg.as_ref().to_owned()));
         self
     }
 }
@@ -168,6 +176,7 @@ impl Server {
         if !self.options.pin {
             command.arg("--no-pin");
         }
+        command.args(&self.options.args);
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         command
     }

@@ -108,6 +108,14 @@ impl RawServer {
         client.ping().map_err(|error| format!("PING on a fresh connection: {error}"))
     }
 
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     pub fn log_tail(&self) -> String {
         let log = self.log.lock().unwrap();
         let from = log.len().saturating_sub(LOG_TAIL_LINES);
