@@ -3,7 +3,8 @@
 Each test file targets one release of the Python SDK, and only one release can be installed in a
 venv, so this file picks the test file that matches the installed `apache-iggy`:
 `test_sdk_0_9.py` for 0.9.x (protocol 0.11, VSR framing) and `test_sdk_0_8.py` for 0.8.x (Rust SDK
-0.10, legacy framing). scripts/test.sh runs `pytest tests/python` once in each of its two venvs.
+0.10, legacy framing). `test_tls.py` runs with either. scripts/test.sh runs `pytest tests/python`
+once in each of its two venvs.
 """
 
 import asyncio
@@ -56,7 +57,7 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, binary: pathlib.Path, shards: int = 2):
+    def __init__(self, binary: pathlib.Path, shards: int = 2, args: tuple[str, ...] = ()):
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.data_dir = tempfile.mkdtemp(prefix="whippet-py-")
@@ -64,7 +65,7 @@ class Server:
         self._ready = threading.Event()
         self.process = subprocess.Popen(
             [str(binary), "--tcp-address", self.address, "--shards", str(shards), "--no-pin",
-             "--data-dir", self.data_dir],
+             "--data-dir", self.data_dir, *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -84,12 +85,16 @@ class Server:
             assert self.process.wait(15) == 0, "\n".join(self.lines[-20:])
 
 
-@pytest.fixture(scope="module")
-def server():
-    """One server per test file: every test uses stream names of its own, so they share it."""
+def server_binary() -> pathlib.Path:
     binary = pathlib.Path(os.environ.get("WHIPPET_SERVER_BIN", ROOT / "target" / "debug" / "whippet-server"))
     if not binary.exists():
         pytest.fail(f"{binary} is missing: build it with `cargo build --bin whippet-server`")
-    started = Server(binary)
+    return binary
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One server per test file: every test uses stream names of its own, so they share it."""
+    started = Server(server_binary())
     yield started
     started.stop()

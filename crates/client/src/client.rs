@@ -14,6 +14,7 @@ use whippet_protocol::vsr::SERVER_PROTOCOL_VERSION;
 use whippet_protocol::wire::DecodeError;
 
 use crate::error::ClientError;
+use crate::tls::Tls;
 use crate::transport::{Dialect, Request, Transport};
 
 /// Name this client reports at login.
@@ -53,7 +54,12 @@ pub struct Client {
 impl Client {
     /// Connects without logging in (PING is the only command a server answers then).
     pub async fn connect(address: SocketAddr, dialect: Dialect) -> Result<Client, ClientError> {
-        Ok(Client { transport: Transport::connect(address, dialect).await?, session: None })
+        Client::connect_with(address, dialect, None).await
+    }
+
+    /// Connects over TLS when `tls` is given, else over plain TCP, without logging in.
+    pub async fn connect_with(address: SocketAddr, dialect: Dialect, tls: Option<&Tls>) -> Result<Client, ClientError> {
+        Ok(Client { transport: Transport::connect_with(address, dialect, tls).await?, session: None })
     }
 
     /// Connects and logs in.

@@ -28,6 +28,9 @@ pub enum ClientError {
     /// A request was built with a value the protocol cannot carry.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// TLS could not be set up (CA file, server name) or its handshake failed.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl ClientError {

@@ -3,6 +3,7 @@
 //! dialect, Iggy 0.8 servers only the legacy one, Whippet both on one port.
 //!
 //! - [`transport`]: one TCP connection and its framing (lock-step, as every Iggy SDK).
+//! - [`Tls`]: optional TLS for that connection (a CA file or the system's trust store).
 //! - [`Client`]: typed methods, one per command; system and session commands in `client`,
 //!   the operator's commands in `admin`, messages and offsets in `messages`.
 //!
@@ -28,11 +29,13 @@ mod admin;
 mod client;
 mod error;
 mod messages;
+mod tls;
 pub mod transport;
 
 pub use admin::{TopicSpec, USER_STATUS_ACTIVE, USER_STATUS_INACTIVE, UserSpec};
 pub use client::{Client, Credentials, SDK_NAME, Session};
 pub use error::{ClientError, status_name};
 pub use messages::{Message, PollSpec, Polled, PolledMessage, PreparedSend, now_micros};
+pub use tls::{Tls, TlsSettings};
 pub use transport::{Dialect, Request};
 pub use whippet_protocol as protocol;

@@ -1,5 +1,5 @@
-//! One TCP connection and its framing, in either dialect (protocol.md §3). Lock-step, like
-//! every Iggy SDK: one request in flight, the next only after the reply.
+//! One TCP connection (plain or TLS) and its framing, in either dialect (protocol.md §3).
+//! Lock-step, like every Iggy SDK: one request in flight, the next only after the reply.
 //!
 //! A [`Request`] owns the whole outgoing frame, header room included, so a caller can build a
 //! large body once and send it many times (the bench patches timestamps in place between
@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRentExt, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncReadRentExt, AsyncWriteRentExt};
 use monoio::net::TcpStream;
+use monoio_rustls::ClientTlsStream;
 use whippet_protocol::legacy::framing::{self as legacy_framing, LegacyRequestHeader, LegacyResponseHeader};
 use whippet_protocol::responses::{ResultSection, split_result};
 use whippet_protocol::status::ErrorCode;
@@ -18,6 +19,7 @@ use whippet_protocol::vsr::{self, EvictionHeader, HEADER_SIZE, Operation, ReplyH
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::ClientError;
+use crate::tls::Tls;
 
 /// Which of Iggy's two wire protocols a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,9 +117,32 @@ impl BodyMut<'_> {
     }
 }
 
+/// The socket under a transport. TLS state is large, so it is boxed: a plain connection
+/// pays one predictable branch per read or write.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<ClientTlsStream<TcpStream>>),
+}
+
+impl Stream {
+    async fn write_all(&mut self, frame: BytesMut) -> (std::io::Result<usize>, BytesMut) {
+        match self {
+            Stream::Plain(stream) => stream.write_all(frame).await,
+            Stream::Tls(stream) => stream.write_all(frame).await,
+        }
+    }
+
+    async fn read_exact(&mut self, len: usize) -> Result<BytesMut, ClientError> {
+        match self {
+            Stream::Plain(stream) => read_exact(stream, len).await,
+            Stream::Tls(stream) => read_exact(stream.as_mut(), len).await,
+        }
+    }
+}
+
 /// One connection to a server.
 pub struct Transport {
-    stream: TcpStream,
+    stream: Stream,
     dialect: Dialect,
     /// VSR client id: random per login, never 0.
     client: u128,
@@ -128,9 +153,23 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// Connects over plain TCP.
     pub async fn connect(address: SocketAddr, dialect: Dialect) -> Result<Transport, ClientError> {
-        let stream = TcpStream::connect(address).await?;
-        stream.set_nodelay(true)?;
+        Transport::connect_with(address, dialect, None).await
+    }
+
+    /// Connects, over TLS when `tls` is given (the handshake completes before this returns).
+    pub async fn connect_with(
+        address: SocketAddr,
+        dialect: Dialect,
+        tls: Option<&Tls>,
+    ) -> Result<Transport, ClientError> {
+        let socket = TcpStream::connect(address).await?;
+        socket.set_nodelay(true)?;
+        let stream = match tls {
+            None => Stream::Plain(socket),
+            Some(tls) => Stream::Tls(Box::new(tls.connect(socket).await?)),
+        };
         Ok(Transport { stream, dialect, client: new_client_id(), session: 0, request_number: 0, address })
     }
 
@@ -191,7 +230,7 @@ impl Transport {
         request.frame = frame;
         result?;
 
-        let reply_header = read_exact(&mut self.stream, HEADER_SIZE).await?;
+        let reply_header = self.stream.read_exact(HEADER_SIZE).await?;
         match vsr::peek_command(&reply_header) {
             Ok(vsr::Command::Reply) => {}
             Ok(vsr::Command::Eviction) => {
@@ -204,7 +243,7 @@ impl Transport {
         }
         let reply = ReplyHeader::parse(&reply_header)
             .map_err(|error| ClientError::Protocol(format!("bad reply header: {error}")))?;
-        let body = read_exact(&mut self.stream, reply.body_len()).await?.freeze();
+        let body = self.stream.read_exact(reply.body_len()).await?.freeze();
         if reply.status != 0 {
             return Err(ClientError::Status { code: reply.status });
         }
@@ -234,14 +273,14 @@ impl Transport {
         request.frame = frame;
         result?;
 
-        let raw = read_exact(&mut self.stream, legacy_framing::HEADER_SIZE).await?;
+        let raw = self.stream.read_exact(legacy_framing::HEADER_SIZE).await?;
         let mut header = [0u8; legacy_framing::HEADER_SIZE];
         header.copy_from_slice(&raw);
         let reply = LegacyResponseHeader::parse(&header);
         if reply.status != 0 {
             return Err(ClientError::Status { code: reply.status });
         }
-        let body = read_exact(&mut self.stream, reply.body_len() as usize).await?.freeze();
+        let body = self.stream.read_exact(reply.body_len() as usize).await?.freeze();
         Ok((body, request))
     }
 }
@@ -251,7 +290,7 @@ pub fn is_stale(error: &ClientError) -> bool {
     error.status() == Some(ErrorCode::StaleClient as u32)
 }
 
-async fn read_exact(stream: &mut TcpStream, len: usize) -> Result<BytesMut, ClientError> {
+async fn read_exact<S: AsyncReadRent>(stream: &mut S, len: usize) -> Result<BytesMut, ClientError> {
     if len == 0 {
         return Ok(BytesMut::new());
     }

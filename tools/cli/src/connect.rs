@@ -15,7 +15,7 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use serde::{Deserialize, Serialize};
 use whippet_client::protocol::vsr::EvictionReason;
-use whippet_client::{Client, ClientError, Credentials, Dialect};
+use whippet_client::{Client, ClientError, Credentials, Dialect, Tls, TlsSettings};
 
 use crate::exit::CliError;
 use crate::parse;
@@ -61,6 +61,27 @@ pub struct ConnectionArgs {
     /// Longest wait for connecting, logging in and each command (each reply for send, poll, ping)
     #[arg(id = "connection_timeout", long = "timeout", value_name = "DURATION", global = true, default_value = "10s", value_parser = parse::duration)]
     pub timeout: Duration,
+    /// Connect over TLS (implied by --tls-ca-file and --tls-domain)
+    #[arg(id = "connection_tls", long = "tls", global = true, env = "WHIPPET_TLS", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
+    pub tls: bool,
+    /// PEM file of the CA certificates to trust over TLS [default: the system's trust store]
+    #[arg(
+        id = "connection_tls_ca_file",
+        long = "tls-ca-file",
+        value_name = "FILE",
+        global = true,
+        env = "WHIPPET_TLS_CA_FILE"
+    )]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Server name the TLS certificate must carry [default: the address's host]
+    #[arg(
+        id = "connection_tls_domain",
+        long = "tls-domain",
+        value_name = "NAME",
+        global = true,
+        env = "WHIPPET_TLS_DOMAIN"
+    )]
+    pub tls_domain: Option<String>,
 }
 
 /// Where a setting came from.
@@ -89,6 +110,9 @@ pub struct Profile {
     pub password: Option<String>,
     pub token: Option<String>,
     pub dialect: Option<String>,
+    pub tls: Option<bool>,
+    pub tls_ca_file: Option<PathBuf>,
+    pub tls_domain: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +133,8 @@ pub struct Settings {
     pub timeout: Duration,
     pub config_path: Option<PathBuf>,
     pub profile: Option<String>,
+    /// `None` = plain TCP.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Settings {
@@ -161,6 +187,7 @@ impl Settings {
             Credentials::PersonalAccessToken(token) => parse::name(token),
         };
         checked.map_err(|error| CliError::usage(format!("the profile's credentials: {error}")))?;
+        let tls = tls_settings(args, &profile, &address.value);
         Ok(Settings {
             address,
             dialect,
@@ -169,6 +196,7 @@ impl Settings {
             timeout: args.timeout,
             config_path,
             profile: profile_name,
+            tls,
         })
     }
 
@@ -187,6 +215,21 @@ impl Settings {
             text.to_socket_addrs().map_err(|error| unreachable(format!("cannot resolve it: {error}")))?;
         addresses.next().ok_or_else(|| unreachable("it resolves to no address".into()))
     }
+}
+
+/// TLS when a flag or the profile asks for it (a CA file or a server name implies it); flags
+/// win over the profile. The server name defaults to the address's host.
+fn tls_settings(args: &ConnectionArgs, profile: &Profile, address: &str) -> Option<TlsSettings> {
+    let ca_file = args.tls_ca_file.clone().or_else(|| profile.tls_ca_file.clone());
+    let domain = args.tls_domain.clone().or_else(|| profile.tls_domain.clone());
+    let flagged = args.tls || args.tls_ca_file.is_some() || args.tls_domain.is_some();
+    let profiled = profile.tls.unwrap_or(profile.tls_ca_file.is_some() || profile.tls_domain.is_some());
+    if !flagged && !profiled {
+        return None;
+    }
+    let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some(TlsSettings { domain: domain.unwrap_or_else(|| host.to_owned()), ca_file })
 }
 
 /// `$XDG_CONFIG_HOME/whippet/cli.toml`, else `~/.config/whippet/cli.toml`.
@@ -240,10 +283,17 @@ fn read_config(path: &PathBuf) -> Result<Option<ConfigFile>, CliError> {
 /// Connects without logging in (enough for PING).
 pub async fn connect(settings: &Settings) -> Result<Client, CliError> {
     let address = settings.socket_address()?;
-    let connecting = Client::connect(address, settings.dialect.value);
+    let tls = match &settings.tls {
+        Some(tls) => Some(Tls::new(tls).map_err(|error| CliError::usage(error.to_string()))?),
+        None => None,
+    };
+    let connecting = Client::connect_with(address, settings.dialect.value, tls.as_ref());
     match monoio::time::timeout(settings.timeout, connecting).await {
         Err(_) => Err(CliError::Timeout { address, timeout: settings.timeout }),
         Ok(Err(ClientError::Io(error))) => {
+            Err(CliError::Connect { address: settings.address.value.clone(), reason: error.to_string() })
+        }
+        Ok(Err(error @ ClientError::Tls(_))) => {
             Err(CliError::Connect { address: settings.address.value.clone(), reason: error.to_string() })
         }
         Ok(Err(error)) => Err(CliError::from_call(error)),
@@ -339,5 +389,17 @@ mod tests {
         assert!(text.contains("ci, default"), "{text}");
         assert_eq!(error.exit_code(), crate::exit::USAGE);
         assert!(resolve(&[], "[profiles.x]\nadress = 1").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn tls_comes_from_flags_or_the_profile_and_defaults_to_the_host() {
+        assert_eq!(resolve(&[], PROFILES).unwrap().tls, None);
+        let settings = resolve(&["--address", "localhost:8090", "--tls"], "").unwrap();
+        assert_eq!(settings.tls, Some(TlsSettings { domain: "localhost".into(), ca_file: None }));
+        let profile = "[profiles.default]\naddress = \"[::1]:8090\"\ntls_ca_file = \"/ca.pem\"\n";
+        let settings = resolve(&[], profile).unwrap();
+        assert_eq!(settings.tls, Some(TlsSettings { domain: "::1".into(), ca_file: Some("/ca.pem".into()) }));
+        let settings = resolve(&["--tls-domain", "broker.example"], profile).unwrap();
+        assert_eq!(settings.tls.map(|tls| tls.domain).as_deref(), Some("broker.example"));
     }
 }

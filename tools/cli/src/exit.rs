@@ -154,6 +154,12 @@ impl CliError {
             CliError::BrokenPipe => Ok(()),
             CliError::Usage(message) => write!(text, "error: {message}"),
             CliError::NotFound { missing, code } => describe_missing(text, *missing, *code, target),
+            CliError::Connect { address, reason } if reason.starts_with("TLS:") => write!(
+                text,
+                "error: cannot connect to {address}: {reason}\n\
+                 hint: --tls-ca-file must name the CA that signed the server's certificate, and \
+                 --tls-domain a name that certificate carries (default: the address's host)"
+            ),
             CliError::Connect { address, reason } => write!(
                 text,
                 "error: cannot connect to {address}: {reason}\n\
@@ -169,7 +175,8 @@ impl CliError {
             CliError::Lost(error) => write!(
                 text,
                 "error: the connection to the server broke: {error}\n\
-                 hint: check the server's log; if it speaks only one dialect, try --dialect 0.11 or --dialect legacy"
+                 hint: check the server's log; if it speaks only one dialect, try --dialect 0.11 or --dialect legacy; \
+                 if it has TLS on, pass --tls"
             ),
             CliError::Login { username, error } => describe_login(text, username.as_deref(), error),
             CliError::Permission { code } => write!(

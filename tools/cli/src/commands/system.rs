@@ -189,6 +189,7 @@ pub fn config(settings: &Settings, out: Output) -> Result<(), CliError> {
         "timeout_ms": settings.timeout.as_millis() as u64,
         "config_file": settings.config_path,
         "profile": settings.profile,
+        "tls": settings.tls.as_ref().map(|tls| serde_json::json!({ "domain": tls.domain, "ca_file": tls.ca_file })),
     });
     out.show(&view, || {
         let source = |source| format!("{source:?}").to_lowercase();
@@ -205,6 +206,13 @@ pub fn config(settings: &Settings, out: Output) -> Result<(), CliError> {
             ("Timeout", humantime::format_duration(settings.timeout).to_string()),
             ("Config file", settings.config_path.as_ref().map_or("-".into(), |p| p.display().to_string())),
             ("Profile", settings.profile.clone().unwrap_or("-".into())),
+            (
+                "TLS",
+                settings.tls.as_ref().map_or("off".into(), |tls| {
+                    let trust = tls.ca_file.as_ref().map_or("the system's CAs".into(), |f| f.display().to_string());
+                    format!("on, server name {}, trusting {trust}", tls.domain)
+                }),
+            ),
         ])
     })
 }

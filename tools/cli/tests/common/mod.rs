@@ -16,7 +16,10 @@ pub use whippet_testkit::TestServer;
 /// Longest any one CLI run may take.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(20);
 
-const WHIPPET_VARIABLES: [&str; 7] = [
+const WHIPPET_VARIABLES: [&str; 10] = [
+    "WHIPPET_TLS",
+    "WHIPPET_TLS_CA_FILE",
+    "WHIPPET_TLS_DOMAIN",
     "WHIPPET_ADDRESS",
     "WHIPPET_USERNAME",
     "WHIPPET_PASSWORD",
