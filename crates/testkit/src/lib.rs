@@ -106,6 +106,11 @@ impl TestServer {
         self.data_dir.path()
     }
 
+    /// The server's process id (`/proc/<pid>/status` for its memory); `None` once stopped.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|child| child.try_wait().ok().flatten().is_none())
