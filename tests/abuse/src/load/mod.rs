@@ -49,7 +49,7 @@ const RING_ENTRIES: u32 = 4096;
 pub enum LoginMode {
     /// A personal access token made for the run (a fast hash on the server).
     Token,
-    /// The password: every login costs the server an argon2 check on its shard thread.
+    /// The password: every login costs the server an argon2 check on its password thread.
     Password,
 }
 
