@@ -381,6 +381,37 @@ pub fn parse_durability(text: &str) -> Result<Durability, String> {
 mod tests {
     use super::*;
 
+    /// Dotted names of every leaf key of a TOML table.
+    fn leaf_keys(table: &toml::Table, prefix: &str, keys: &mut Vec<String>) {
+        for (name, value) in table {
+            let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            match value {
+                toml::Value::Table(inner) => leaf_keys(inner, &key, keys),
+                _ => keys.push(key),
+            }
+        }
+    }
+
+    #[test]
+    fn the_example_config_names_every_key_at_its_default() {
+        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../whippet.example.toml"));
+        let text = std::fs::read_to_string(&path).expect("whippet.example.toml at the repository root");
+        let example: toml::Table = text.parse().expect("the example is TOML");
+        let defaults = toml::Table::try_from(Config::default()).expect("defaults serialise");
+        let (mut named, mut known) = (Vec::new(), Vec::new());
+        leaf_keys(&example, "", &mut named);
+        leaf_keys(&defaults, "", &mut known);
+        named.sort();
+        known.sort();
+        assert_eq!(named, known, "whippet.example.toml must name every configuration key, and only those");
+        let loaded = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&path))
+            .extract::<Config>()
+            .expect("the example loads");
+        assert_eq!(loaded, Config::default(), "whippet.example.toml must show the built-in defaults");
+        loaded.validate().expect("the defaults are valid");
+    }
+
     #[test]
     fn env_names_map_to_keys() {
         assert_eq!(env_key("root_username").as_deref(), Some("auth.root_username"));
